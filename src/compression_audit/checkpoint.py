@@ -1,0 +1,70 @@
+"""Self-describing checkpoints that load with ``torch.load(weights_only=True)``.
+
+A checkpoint holds only tensors, strings, numbers, lists and dicts: loading it
+never unpickles code, and it says which architecture, classes and params made it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from compression_audit.atomic import atomic_path
+from compression_audit.errors import UserError
+from compression_audit.models import MODELS, Classifier
+
+FORMAT = "compression-audit/checkpoint-v1"
+
+
+def save_checkpoint(path: str | Path, model: Classifier, class_names: tuple[str, ...], info: dict[str, Any]) -> None:
+    payload = {
+        "format": FORMAT,
+        "arch": model.arch,
+        "num_classes": model.num_classes,
+        "class_names": list(class_names),
+        "mean": model.normalize.mean.flatten().tolist(),
+        "std": model.normalize.std.flatten().tolist(),
+        "info": info,
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The raw payload; refuses anything that needs unpickling of code."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint {path} does not exist; run `dvc repro` so the stage that makes it runs first")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError or EOFError depending on the damage
+        raise UserError(
+            f"refusing to load {path}: it is not a plain-data checkpoint ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}); only files written by this pipeline are accepted"
+        ) from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise UserError(f"{path} is not a compression-audit checkpoint (format {FORMAT!r} expected); rerun the stage that makes it")
+    if payload["arch"] not in MODELS:
+        raise UserError(f"{path} holds unknown architecture {payload['arch']!r}; valid: {', '.join(MODELS)}")
+    return payload
+
+
+def load_classifier(
+    path: str | Path, expect_arch: str | None = None, expect_classes: int | None = None
+) -> tuple[Classifier, dict[str, Any]]:
+    """Rebuild the model of a checkpoint, checking it is the architecture and class count the caller expects."""
+    payload = load_checkpoint(path)
+    if expect_arch is not None and payload["arch"] != expect_arch:
+        raise UserError(f"{path} holds a {payload['arch']} model, but this stage expects {expect_arch}; check the stage's inputs")
+    if expect_classes is not None and payload["num_classes"] != expect_classes:
+        raise UserError(
+            f"{path} was trained for {payload['num_classes']} classes, but the data has {expect_classes}; "
+            "retrain on this dataset"
+        )
+    model = Classifier(payload["arch"], payload["num_classes"], payload["mean"], payload["std"])
+    model.load_state_dict(payload["state_dict"])
+    model.eval()
+    return model, payload

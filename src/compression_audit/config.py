@@ -1,0 +1,249 @@
+"""Typed, frozen, strict views of params.yaml.
+
+Every section becomes a frozen dataclass. Unknown keys, missing keys, wrong types
+and out-of-range values fail at stage start with the key's dotted name and what
+would be valid, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+
+import yaml
+
+from compression_audit.errors import UserError
+
+T = TypeVar("T")
+
+
+class ConfigError(UserError):
+    pass
+
+
+def _fail(where: str, message: str) -> typing.NoReturn:
+    raise ConfigError(f"params.yaml: {where or '<top level>'}: {message}")
+
+
+def _join(where: str, key: object) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(tp))
+    if tp is type(None):
+        return "null"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    if origin is tuple:
+        return f"a list of {_type_name(get_args(tp)[0])}"
+    if origin is dict:
+        return f"a mapping of name to {_type_name(get_args(tp)[1])}"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    origin = get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return parse_section(tp, value, where)
+    if origin is Literal:
+        if value not in get_args(tp):
+            valid = ", ".join(repr(a) for a in get_args(tp))
+            _fail(where, f"{value!r} is not valid; valid values: {valid}")
+        return value
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(arg, value, where)
+            except ConfigError:
+                pass
+        _fail(where, f"expected {_type_name(tp)}, got {value!r}")
+    if origin is tuple:
+        if not isinstance(value, list):
+            _fail(where, f"expected {_type_name(tp)}, got {value!r}")
+        (item_tp, _ellipsis) = get_args(tp)
+        return tuple(_convert(item_tp, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            _fail(where, f"expected {_type_name(tp)}, got {value!r}")
+        _key_tp, val_tp = get_args(tp)
+        return {str(k): _convert(val_tp, v, _join(where, k)) for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            _fail(where, f"expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            _fail(where, f"expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            _fail(where, f"expected a number, got {value!r} (write decimals with a dot, e.g. 0.0005)")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            _fail(where, f"expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {tp!r} at {where}")
+
+
+def parse_section(cls: type[T], data: Any, where: str) -> T:
+    """Build the frozen dataclass ``cls`` from a mapping, rejecting unknown or missing keys."""
+    if not isinstance(data, dict):
+        _fail(where, f"expected a mapping with keys {', '.join(f.name for f in dataclasses.fields(cls))}, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            _fail(_join(where, key), f"unknown key; {hint}valid keys: {', '.join(names)}")
+    kwargs = {}
+    for field in dataclasses.fields(cls):
+        if field.name not in data:
+            _fail(_join(where, field.name), f"missing; expected {_type_name(hints[field.name])}")
+        kwargs[field.name] = _convert(hints[field.name], data[field.name], _join(where, field.name))
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        key, message = exc.args
+        _fail(_join(where, key), message)
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ValueError(key, message)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: Literal["download", "local"]
+    local_dir: str
+    val_fraction: float
+    split_seed: int
+    resize: bool
+
+    def __post_init__(self) -> None:
+        _check(0.0 < self.val_fraction < 0.5, "val_fraction", f"must be in (0, 0.5), got {self.val_fraction}")
+        _check(self.split_seed >= 0, "split_seed", f"must be >= 0, got {self.split_seed}")
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    archive_sha256: str | None
+
+    def __post_init__(self) -> None:
+        if self.archive_sha256 is not None:
+            ok = len(self.archive_sha256) == 64 and all(c in "0123456789abcdef" for c in self.archive_sha256)
+            _check(ok, "archive_sha256", "must be 64 lowercase hex digits or null")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    hflip: bool
+    crop_padding: int
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.crop_padding <= 16, "crop_padding", f"must be in [0, 16] pixels, got {self.crop_padding}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    device: str
+    precision: Literal["auto", "fp32", "bf16", "fp16"]
+    eval_batch_size: int
+    max_train_images: int
+    threads: int
+
+    def __post_init__(self) -> None:
+        ok = self.device in ("auto", "cpu", "cuda") or (
+            self.device.startswith("cuda:") and self.device[5:].isdigit()
+        )
+        _check(ok, "device", f"{self.device!r} is not valid; valid values: auto, cpu, cuda, cuda:N")
+        _check(self.eval_batch_size >= 1, "eval_batch_size", f"must be >= 1, got {self.eval_batch_size}")
+        _check(self.max_train_images >= 0, "max_train_images", f"must be >= 0 (0 = all), got {self.max_train_images}")
+        _check(self.threads >= 0, "threads", f"must be >= 0 (0 = torch's default), got {self.threads}")
+
+
+@dataclass(frozen=True)
+class ModelHParams:
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float
+    nesterov: bool
+    weight_decay: float
+    label_smoothing: float
+    warmup_fraction: float
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.epochs <= 1000, "epochs", f"must be in [1, 1000], got {self.epochs}")
+        _check(1 <= self.batch_size <= 65536, "batch_size", f"must be in [1, 65536], got {self.batch_size}")
+        _check(0.0 < self.lr <= 10.0, "lr", f"must be in (0, 10], got {self.lr}")
+        _check(0.0 <= self.momentum < 1.0, "momentum", f"must be in [0, 1), got {self.momentum}")
+        _check(not self.nesterov or self.momentum > 0, "nesterov", "needs momentum > 0")
+        _check(0.0 <= self.weight_decay < 1.0, "weight_decay", f"must be in [0, 1), got {self.weight_decay}")
+        _check(0.0 <= self.label_smoothing < 1.0, "label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
+        _check(0.0 < self.warmup_fraction < 1.0, "warmup_fraction", f"must be in (0, 1), got {self.warmup_fraction}")
+
+
+@dataclass(frozen=True)
+class Params:
+    data: DataConfig
+    datasets: dict[str, DatasetConfig]
+    augment: dict[str, AugmentConfig]
+    seeds: tuple[int, ...]
+    train: TrainConfig
+    models: dict[str, ModelHParams]
+
+    def __post_init__(self) -> None:
+        # Imported here: the registries import torch, which params validation should not need first.
+        from compression_audit.datasets import DATASETS
+        from compression_audit.models import MODELS
+
+        for name in self.datasets:
+            _check(name in DATASETS, f"datasets.{name}", f"unknown dataset; valid: {', '.join(DATASETS)}")
+        for name in self.models:
+            _check(name in MODELS, f"models.{name}", f"unknown model; valid: {', '.join(MODELS)}")
+        _check(len(self.datasets) >= 1, "datasets", "name at least one dataset")
+        _check(len(self.models) >= 1, "models", "name at least one model")
+        missing = sorted(set(self.datasets) - set(self.augment))
+        _check(not missing, "augment", f"no augmentation settings for dataset(s) {', '.join(missing)}")
+        _check(len(self.seeds) >= 1, "seeds", "list at least one seed (the first is the baseline)")
+        _check(len(set(self.seeds)) == len(self.seeds), "seeds", f"seeds must be distinct, got {list(self.seeds)}")
+        _check(all(s >= 0 for s in self.seeds), "seeds", f"seeds must be >= 0, got {list(self.seeds)}")
+
+    def dataset(self, name: str) -> DatasetConfig:
+        if name not in self.datasets:
+            raise ConfigError(f"dataset {name!r} is not in params.yaml's datasets; valid: {', '.join(self.datasets)}")
+        return self.datasets[name]
+
+    def model(self, name: str) -> ModelHParams:
+        if name not in self.models:
+            raise ConfigError(f"model {name!r} is not in params.yaml's models; valid: {', '.join(self.models)}")
+        return self.models[name]
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"params file {path} not found; run from the project root or pass --params PATH")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"params file {path} is not valid YAML: {exc}") from exc
+    return parse_section(Params, raw, "")

@@ -1,0 +1,59 @@
+"""The fetch stage's work: get one dataset (download or local import), split it, write the prepared format."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from compression_audit.atomic import write_json
+from compression_audit.config import Params
+from compression_audit.datasets import get_dataset_spec
+from compression_audit.download import download
+from compression_audit.imagefolder import find_local_source, import_local
+from compression_audit.prepared import prepare, save_prepared
+from compression_audit.progress import log
+
+# Machines without internet can point every fetch at local copies without editing params.yaml.
+LOCAL_DIR_ENV = "COMPRESSION_AUDIT_DATA_DIR"
+
+
+def resolve_source(params: Params) -> tuple[str, str | None]:
+    """("download", None) or ("local", directory); the environment variable overrides params."""
+    if env := os.environ.get(LOCAL_DIR_ENV):
+        return "local", env
+    if params.data.source == "local":
+        return "local", params.data.local_dir
+    return "download", None
+
+
+def fetch_dataset(params: Params, name: str, out: Path, report: Path, raw_dir: Path) -> dict:
+    spec = get_dataset_spec(name)
+    cfg = params.dataset(name)
+    kind, local_dir = resolve_source(params)
+    start = time.perf_counter()
+    if kind == "local":
+        source = find_local_source(local_dir, name)
+        log(f"importing {name} from {source}")
+        train, test = import_local(source, spec, params.data.resize, cfg.archive_sha256 if source.is_file() else None)
+        origin = str(source)
+    else:
+        log(f"downloading {name} into {raw_dir / name} (torchvision, checksums verified)")
+        train, test = download(spec, raw_dir / name)
+        origin = "torchvision download"
+    data = prepare(spec, train, test, params.data.val_fraction, params.data.split_seed)
+    meta = save_prepared(
+        out, data,
+        {"split": {"val_fraction": params.data.val_fraction, "seed": params.data.split_seed, "by": spec.split_by}},
+    )
+    summary = {
+        "dataset": name,
+        "source": origin,
+        "n_train": meta["counts"]["train"],
+        "n_val": meta["counts"]["val"],
+        "n_test": meta["counts"]["test"],
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    write_json(report, summary)
+    log(f"{name}: train {summary['n_train']}, val {summary['n_val']}, test {summary['n_test']} -> {out}")
+    return summary

@@ -1,0 +1,149 @@
+"""Import a dataset from a local ImageFolder tree (``<split>/<class>/<file>``) or a .tar.gz of one.
+
+This is how machines without internet get real data. Every check runs before the
+prepared output is written: wrong checksum, unreadable archive, class folders that
+do not match the dataset, empty classes, undecodable images, wrong size or mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from compression_audit.datasets import IMAGE_SIZE, DatasetSpec
+from compression_audit.errors import UserError
+from compression_audit.prepared import RawSplit
+from compression_audit.progress import track
+
+IMAGE_EXTENSIONS = (".webp", ".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff")
+
+
+def find_local_source(local_dir: str | Path, name: str) -> Path:
+    """The directory ``<local_dir>/<name>`` or the archive ``<local_dir>/<name>.tar.gz``."""
+    local_dir = Path(local_dir)
+    candidates = [local_dir / name, local_dir / f"{name}.tar.gz", local_dir / f"{name}.tgz"]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    tried = ", ".join(str(c) for c in candidates)
+    raise UserError(
+        f"no local copy of {name!r}: none of {tried} exists. Point data.local_dir (or the "
+        "COMPRESSION_AUDIT_DATA_DIR environment variable) at the folder that holds it, "
+        "or set data.source: download on a machine with internet"
+    )
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def to_rgb32(image: Image.Image, resize: bool, where: str) -> np.ndarray:
+    """One decoded image as a (32, 32, 3) uint8 array."""
+    if image.mode != "RGB" or image.size != (IMAGE_SIZE, IMAGE_SIZE):
+        if not resize:
+            raise UserError(
+                f"{where} is {image.size[0]}x{image.size[1]} {image.mode}, expected "
+                f"{IMAGE_SIZE}x{IMAGE_SIZE} RGB; set data.resize: true to convert and resize "
+                "on import (PIL bilinear), or fix the source images"
+            )
+        image = image.convert("RGB")
+        if image.size != (IMAGE_SIZE, IMAGE_SIZE):
+            image = image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def _decode(path: Path, resize: bool) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return to_rgb32(image, resize, str(path))
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise UserError(f"cannot decode image {path}: {exc}; replace or remove the file") from exc
+
+
+def _list_split(root: Path, split: str, spec: DatasetSpec) -> list[tuple[Path, int]]:
+    split_dir = root / split
+    if not split_dir.is_dir():
+        raise UserError(f"{root} has no {split}/ folder; expected an ImageFolder tree <split>/<class>/<image>")
+    found = sorted(p.name for p in split_dir.iterdir() if p.is_dir())
+    missing = sorted(set(spec.folders) - set(found))
+    unexpected = sorted(set(found) - set(spec.folders))
+    if missing or unexpected:
+        raise UserError(
+            f"class folders in {split_dir} do not match {spec.name}: missing {missing or 'none'}, "
+            f"unexpected {unexpected or 'none'}; expected exactly {list(spec.folders)}"
+        )
+    samples = []
+    for label, folder in enumerate(spec.folders):
+        files = sorted(p for p in (split_dir / folder).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not files:
+            raise UserError(f"class folder {split_dir / folder} has no images ({', '.join(IMAGE_EXTENSIONS)}); every class needs at least one")
+        samples.extend((f, label) for f in files)
+    return samples
+
+
+def _read_split(root: Path, split: str, spec: DatasetSpec, resize: bool) -> RawSplit:
+    samples = _list_split(root, split, spec)
+    # Decoding is C code that releases the GIL; threads use every core without pickling arrays.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        decoded = list(
+            track(pool.map(lambda s: _decode(s[0], resize), samples), total=len(samples), description=f"decode {spec.name}/{split}")
+        )
+    images = np.stack(decoded) if decoded else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+    labels = np.array([label for _, label in samples], dtype=np.int64)
+    if split == "train":  # only the training split is carved up, so only it needs split units
+        groups = np.array([spec.group_of(str(p), spec.folders[label], i) for i, (p, label) in enumerate(samples)])
+    else:
+        groups = np.arange(len(samples)).astype(str)
+    return RawSplit(images, labels, groups)
+
+
+def _safe_extract(archive: Path, dest: Path) -> None:
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            tar.extractall(dest, filter="data")
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        raise UserError(
+            f"cannot read archive {archive} ({type(exc).__name__}: {exc}); it is corrupt or truncated: "
+            "copy it again or point data.local_dir at an extracted folder"
+        ) from exc
+
+
+def _tree_root(path: Path) -> Path:
+    """Accept archives that wrap the tree in one top-level folder."""
+    if (path / "train").is_dir():
+        return path
+    children = [p for p in path.iterdir() if p.is_dir()]
+    if len(children) == 1 and (children[0] / "train").is_dir():
+        return children[0]
+    return path
+
+
+def import_local(source: Path, spec: DatasetSpec, resize: bool, expected_sha256: str | None) -> tuple[RawSplit, RawSplit]:
+    """Read (train, test) from an ImageFolder directory or .tar.gz archive."""
+    if source.is_dir():
+        root = _tree_root(source)
+        return _read_split(root, "train", spec, resize), _read_split(root, "test", spec, resize)
+    if expected_sha256 is not None:
+        actual = sha256_of(source)
+        if actual != expected_sha256:
+            raise UserError(
+                f"checksum mismatch for {source}: sha256 is {actual}, params.yaml expects {expected_sha256} "
+                f"(datasets.{spec.name}.archive_sha256); the file is damaged or another release: copy it again, "
+                "or set archive_sha256 to the new value if you trust this file"
+            )
+    with tempfile.TemporaryDirectory(prefix=f"compression-audit-{spec.name}-") as tmp:
+        _safe_extract(source, Path(tmp))
+        root = _tree_root(Path(tmp))
+        return _read_split(root, "train", spec, resize), _read_split(root, "test", spec, resize)

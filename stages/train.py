@@ -1,0 +1,32 @@
+"""train stage: one dataset x model x seed cell -> checkpoint, metrics JSON, per-epoch curve CSV."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from compression_audit.cli import user_errors_exit
+from compression_audit.config import load_params
+from compression_audit.train import train_cell
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+@user_errors_exit
+def main(
+    dataset: Annotated[str, typer.Option(help="Dataset name, a key of params.yaml's datasets.")],
+    model: Annotated[str, typer.Option(help="Model name, a key of params.yaml's models.")],
+    seed: Annotated[int, typer.Option(help="Training seed (the first of params.yaml's seeds is the baseline).", min=0)],
+    data: Annotated[Path, typer.Option(help="Prepared dataset directory (fetch output).")],
+    out: Annotated[Path, typer.Option(help="Checkpoint to write.")],
+    metrics: Annotated[Path, typer.Option(help="Metrics JSON to write.")],
+    curve: Annotated[Path, typer.Option(help="Per-epoch CSV to write.")],
+    resume: Annotated[Optional[Path], typer.Option(help="Per-epoch resume file; kept only while training is unfinished.")] = None,
+    params: Annotated[Path, typer.Option(help="params.yaml to read.", exists=True, dir_okay=False)] = Path("params.yaml"),
+) -> None:
+    train_cell(load_params(params), dataset, model, seed, data, out, metrics, curve, resume)
+
+
+if __name__ == "__main__":
+    app()
