@@ -6,6 +6,7 @@ never unpickles code, and it says which architecture, classes and params made it
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ def save_checkpoint(path: str | Path, model: Classifier, class_names: tuple[str,
         "class_names": list(class_names),
         "mean": model.normalize.mean.flatten().tolist(),
         "std": model.normalize.std.flatten().tolist(),
-        "info": info,
+        # A JSON round trip keeps only plain types (a TorchVersion or numpy scalar would make
+        # the file unloadable with weights_only=True).
+        "info": json.loads(json.dumps(info)),
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
     }
     with atomic_path(path) as tmp:

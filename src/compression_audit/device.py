@@ -27,7 +27,7 @@ class Runtime:
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 
     def describe(self) -> dict:
-        info = {"device": str(self.device), "precision": self.precision, "torch": torch.__version__}
+        info = {"device": str(self.device), "precision": self.precision, "torch": str(torch.__version__)}
         if self.device.type == "cuda":
             info["device_name"] = torch.cuda.get_device_name(self.device)
         else:

@@ -115,7 +115,7 @@ def _safe_extract(archive: Path, dest: Path) -> None:
             tar.extractall(dest, filter="data")
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
         raise UserError(
-            f"cannot read archive {archive} ({type(exc).__name__}: {exc}); it is corrupt or truncated: "
+            f"cannot read archive {archive} ({type(exc).__name__}: {' '.join(str(exc).split())}); it is corrupt or truncated: "
             "copy it again or point data.local_dir at an extracted folder"
         ) from exc
 

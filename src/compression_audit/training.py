@@ -208,12 +208,12 @@ def fit(
         train_seconds = time.perf_counter() - t0
         seen = steps_per_epoch * batch_size
         train_loss = loss_sum.item() / seen
-        if not math.isfinite(train_loss):
-            raise TrainingDiverged(
-                f"training diverged in epoch {epoch} (mean loss {train_loss}); no checkpoint was written. "
-                f"Lower models.{model.arch}.lr (now {hp.lr}) or use train.precision: fp32"
-            )
         val_loss, val_acc = evaluate(model, val_x, val_y, runtime, eval_batch_size)
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+            raise TrainingDiverged(
+                f"training diverged in epoch {epoch} (mean train loss {train_loss}, val loss {val_loss}); "
+                f"no checkpoint was written. Lower models.{model.arch}.lr (now {hp.lr}) or use train.precision: fp32"
+            )
         record = EpochRecord(
             epoch=epoch, lr=round(lr, 8), train_loss=round(train_loss, 6), train_acc=round(correct.item() / seen, 6),
             val_loss=round(val_loss, 6), val_acc=round(val_acc, 6),

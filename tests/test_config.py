@@ -1,0 +1,75 @@
+import copy
+
+import pytest
+import yaml
+from conftest import REPO
+
+from compression_audit.config import ConfigError, load_params
+
+
+@pytest.fixture
+def raw():
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def _write(tmp_path, raw):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_repo_params_load():
+    params = load_params(REPO / "params.yaml")
+    assert params.seeds[0] == 0 and len(params.seeds) >= 2
+    assert set(params.models) == {"lenet5", "squeezenet", "resnet18"}
+    assert params.models["resnet18"].epochs <= 15
+
+
+def _mutated(raw, path, value):
+    raw = copy.deepcopy(raw)
+    node = raw
+    for key in path[:-1]:
+        node = node[key]
+    if value is KeyError:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return raw
+
+
+@pytest.mark.parametrize(
+    "path,value,message",
+    [
+        (("models", "lenet5", "epohcs"), 3, r"models\.lenet5\.epohcs: unknown key; did you mean 'epochs'"),
+        (("trian",), {}, r"trian: unknown key; did you mean 'train'"),
+        (("models", "lenet5", "epochs"), KeyError, r"models\.lenet5\.epochs: missing"),
+        (("models", "lenet5", "epochs"), 0, r"models\.lenet5\.epochs: must be in \[1, 1000\]"),
+        (("models", "lenet5", "epochs"), 2.5, r"models\.lenet5\.epochs: expected an integer"),
+        (("models", "resnet18", "batch_size"), -4, r"models\.resnet18\.batch_size: must be in"),
+        (("models", "lenet5", "lr"), "fast", r"models\.lenet5\.lr: expected a number"),
+        (("data", "val_fraction"), 0.7, r"data\.val_fraction: must be in \(0, 0\.5\)"),
+        (("data", "source"), "ftp", r"data\.source: 'ftp' is not valid; valid values: 'download', 'local'"),
+        (("train", "precision"), "int4", r"train\.precision: 'int4' is not valid"),
+        (("train", "device"), "tpu", r"train\.device: 'tpu' is not valid; valid values: auto, cpu, cuda"),
+        (("seeds",), [0, 0], r"seeds: seeds must be distinct"),
+        (("seeds",), [0, -1], r"seeds: seeds must be >= 0"),
+        (("data", "resize"), "yes", r"data\.resize: expected true or false"),
+        (("datasets", "mnist"), {"archive_sha256": None}, r"datasets\.mnist: unknown dataset; valid: cifar10, gtsrb"),
+        (("datasets", "cifar10", "archive_sha256"), "abc", r"archive_sha256: must be 64 lowercase hex"),
+    ],
+)
+def test_bad_params_name_the_key(tmp_path, raw, path, value, message):
+    with pytest.raises(ConfigError, match=message):
+        load_params(_write(tmp_path, _mutated(raw, path, value)))
+
+
+def test_unknown_model_in_models(tmp_path, raw):
+    raw["models"]["vgg"] = raw["models"]["lenet5"]
+    with pytest.raises(ConfigError, match="models.vgg: unknown model; valid: lenet5, squeezenet, resnet18"):
+        load_params(_write(tmp_path, raw))
+
+
+def test_params_are_frozen():
+    params = load_params(REPO / "params.yaml")
+    with pytest.raises(AttributeError):
+        params.train.device = "cuda"  # type: ignore[misc]
