@@ -98,5 +98,8 @@ def test_resume_file_of_another_config_is_ignored(tmp_path):
 
 def test_divergence_stops_with_a_message():
     data = tiny_data()
+    model = Classifier("lenet5", data.num_classes, data.mean, data.std)
+    with torch.no_grad():
+        model.net.fc3.weight.fill_(1e38)  # logits overflow to inf: the loss is NaN from the first step
     with pytest.raises(TrainingDiverged, match="diverged in epoch 1 .*Lower models.lenet5.lr"):
-        _fit(data, hp=dataclasses.replace(HP, lr=10.0, momentum=0.99, batch_size=4))
+        fit(model, data, HP, AUG, CPU, seed=0, eval_batch_size=32)

@@ -21,8 +21,12 @@ from compression_audit.prepared import PreparedData
 from compression_audit.training import fit
 
 
-def bare_loop_images_per_s(arch: str, num_classes: int, batch_size: int, steps: int, runtime: Runtime) -> float:
-    """forward + backward + SGD step on one random batch, repeated; no data path at all."""
+def bare_loop_images_per_s(arch: str, num_classes: int, batch_size: int, min_seconds: float,
+                           runtime: Runtime) -> tuple[float, int]:
+    """forward + backward + SGD step on one random batch, repeated for at least ``min_seconds``.
+
+    Returns (images/s, steps measured), so the stage loop can be timed over as many steps.
+    """
     torch.manual_seed(0)
     model = Classifier(arch, num_classes, (0.5,) * 3, (0.25,) * 3).to(runtime.device, memory_format=torch.channels_last)
     model.train()
@@ -38,15 +42,22 @@ def bare_loop_images_per_s(arch: str, num_classes: int, batch_size: int, steps: 
         loss.backward()
         optimizer.step()
 
-    step()  # warm-up: allocator, kernels, autocast caches
-    if runtime.device.type == "cuda":
-        torch.cuda.synchronize(runtime.device)
-    start = time.perf_counter()
-    for _ in range(steps):
+    def sync() -> None:
+        if runtime.device.type == "cuda":
+            torch.cuda.synchronize(runtime.device)
+
+    for _ in range(3):  # warm-up: allocator, oneDNN primitives, autocast caches
         step()
-    if runtime.device.type == "cuda":
-        torch.cuda.synchronize(runtime.device)
-    return steps * batch_size / (time.perf_counter() - start)
+    sync()
+    steps, start = 0, time.perf_counter()
+    while True:
+        step()
+        steps += 1
+        if steps % 5 == 0 or steps < 5:
+            sync()
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_seconds and steps >= 3:
+                return steps * batch_size / elapsed, steps
 
 
 def stage_loop_images_per_s(arch: str, hp: ModelHParams, aug: AugmentConfig, steps: int, runtime: Runtime,

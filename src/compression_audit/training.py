@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from compression_audit.atomic import atomic_path
-from compression_audit.augment import augmented_batch, to_float_nchw
+from compression_audit.augment import CropFlipSampler, to_float_nchw
 from compression_audit.config import AugmentConfig, ModelHParams
 from compression_audit.device import Runtime
 from compression_audit.errors import UserError
@@ -142,7 +142,7 @@ def fit(
     """Train ``model`` in place with SGD and a one-cycle schedule, keeping the best state on validation."""
     device = runtime.device
     subset = training_subset(len(data.labels["train"]), max_train_images, seed)
-    train_x = torch.from_numpy(data.images["train"][subset]).to(device)
+    sampler = CropFlipSampler(data.images["train"][subset], aug.crop_padding, aug.hflip, device)
     train_y = torch.from_numpy(data.labels["train"][subset]).to(device)
     val_x = torch.from_numpy(data.images["val"]).to(device)
     val_y = torch.from_numpy(data.labels["val"]).to(device)
@@ -189,7 +189,7 @@ def fit(
         t0 = time.perf_counter()
         for step in track(range(steps_per_epoch), total=steps_per_epoch, description=f"epoch {epoch}/{hp.epochs}"):
             idx = perm[step * batch_size : (step + 1) * batch_size]
-            x = augmented_batch(train_x, idx, aug.crop_padding, aug.hflip, generator)
+            x = sampler.batch(idx, generator)
             y = train_y[idx]
             lr = lr_at((epoch - 1) * steps_per_epoch + step, total_steps, hp)
             for group in optimizer.param_groups:
