@@ -56,6 +56,16 @@ def _mutated(raw, path, value):
         (("data", "resize"), "yes", r"data\.resize: expected true or false"),
         (("datasets", "mnist"), {"archive_sha256": None}, r"datasets\.mnist: unknown dataset; valid: cifar10, gtsrb"),
         (("datasets", "cifar10", "archive_sha256"), "abc", r"archive_sha256: must be 64 lowercase hex"),
+        (("prune", "amount"), 1.0, r"prune\.amount: must be a fraction in \[0, 1\) or 'auto'"),
+        (("prune", "amount"), "most", r"prune\.amount: expected float or 'auto', got 'most'"),
+        (("prune", "scope"), "layer", r"prune\.scope: 'layer' is not valid; valid values: 'global', 'local'"),
+        (("prune", "structure"), "filter", r"prune\.structure: 'filter' is not valid; valid values: 'unstructured', 'channel'"),
+        (("prune", "score"), "l0", r"prune\.score: 'l0' is not valid; valid values: 'l1', 'l2', 'random'"),
+        (("prune", "structure"), "channel", r"prune\.scope: channel-structured pruning .* use scope: local"),
+        (("prune", "tolerance_pp"), -0.5, r"prune\.tolerance_pp: no grid point can satisfy a negative tolerance"),
+        (("quantize", "variants", "w8a8", "weight_bits"), 2, r"weight_bits: 2 is not supported; valid: 4, 8"),
+        (("quantize", "variants", "w4a8", "activation_bits"), 4, r"activation_bits: 4 is not supported; valid: 8"),
+        (("quantize", "after_pruning"), "w2a8", r"quantize\.after_pruning: 'w2a8' is not a variant; valid: "),
     ],
 )
 def test_bad_params_name_the_key(tmp_path, raw, path, value, message):

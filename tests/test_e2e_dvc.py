@@ -44,9 +44,12 @@ def repo(tmp_path_factory):
     params["data"].update({"source": "local", "local_dir": str(data), "val_fraction": 0.25})
     for ds in params["datasets"].values():
         ds["archive_sha256"] = None
+    del params["models"]["squeezenet"]  # its compression paths are covered by the unit tests; this keeps CI short
     for hp in params["models"].values():
         hp.update({"epochs": 1, "batch_size": 16})
     params["train"].update({"eval_batch_size": 64, "device": "cpu"})
+    params["prune"].update({"amount": "auto", "grid_step": 0.25, "tolerance_pp": 100.0})
+    params["quantize"].update({"calibration_images": 16, "speed_batch_size": 8, "speed_seconds": 0.05})
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(work, "git", "init", "-q")
     sh(work, "git", "config", "user.email", "ci@example.com")
@@ -58,21 +61,37 @@ def repo(tmp_path_factory):
     return work, first
 
 
+MODELS = ("lenet5", "resnet18")
+DATASETS = ("cifar10", "gtsrb")
+
+
+def cells(stage, models=MODELS, suffixes=("",)):
+    return {f"{stage}@{d}-{m}{s}" for d in DATASETS for m in models for s in suffixes}
+
+
 def test_repro_runs_every_stage_and_writes_outputs(repo):
     work, output = repo
-    expected = {"fetch@cifar10", "fetch@gtsrb"} | {
-        f"train@{d}-{m}-{s}" for d in ("cifar10", "gtsrb") for m in ("lenet5", "squeezenet", "resnet18") for s in (0, 1)
-    }
+    expected = (
+        {"fetch@cifar10", "fetch@gtsrb"} | cells("train", suffixes=("-0", "-1")) | cells("prune")
+        | cells("quantize", suffixes=("-w8a8", "-w4a8")) | cells("quantize_pruned")
+    )
     assert ran(output) == expected
     meta = json.loads((work / "data/prepared/gtsrb/meta.json").read_text())
     assert meta["counts"] == {"train": 86, "val": 86, "test": 43}  # one of two tracks per class held out
     for d, classes in (("cifar10", 10), ("gtsrb", 43)):
-        for m in ("lenet5", "squeezenet", "resnet18"):
+        for m in MODELS:
             ckpt = torch.load(work / f"models/{d}-{m}/seed0.pt", weights_only=True)
             assert ckpt["arch"] == m and ckpt["num_classes"] == classes
             metrics = json.loads((work / f"reports/train/{d}-{m}-seed1.json").read_text())
             assert metrics["epochs"] == 1 and metrics["n_test"] == (20 if d == "cifar10" else 43)
             assert 0.0 <= metrics["test_acc"] <= 1.0
+            pruned = json.loads((work / f"reports/prune/{d}-{m}.json").read_text())
+            assert pruned["amount"] == 0.75  # tolerance 100 pp: the largest grid point
+            assert abs(pruned["sparsity"] - 0.75) < 1e-3
+            w4 = json.loads((work / f"reports/quantize/{d}-{m}-w4a8.json").read_text())
+            assert w4["max_weight_levels"] <= 16 and w4["weight_bits"] == 4
+            combined = json.loads((work / f"reports/quantize/{d}-{m}-pruned_w8a8.json").read_text())
+            assert combined["zeros_kept"] == 1.0 and combined["source_sparsity"] == pruned["sparsity"]
     assert not list(work.glob("models/*/*.resume.pt"))  # finished runs leave no resume state
 
 
@@ -87,6 +106,13 @@ def test_exp_run_reruns_only_downstream_cells(repo):
     sh(work, "git", "add", "-A")
     sh(work, "git", "commit", "-qm", "first run")
     out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "models.lenet5.lr=0.02")
-    assert ran(out) == {f"train@{d}-lenet5-{s}" for d in ("cifar10", "gtsrb") for s in (0, 1)}
+    lenet = ("lenet5",)
+    assert ran(out) == (
+        cells("train", lenet, ("-0", "-1")) | cells("prune", lenet)
+        | cells("quantize", lenet, ("-w8a8", "-w4a8")) | cells("quantize_pruned", lenet)
+    )
+    out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "prune.amount=0.5")
+    assert ran(out) == cells("prune") | cells("quantize_pruned")  # never train or the quantize-only cells
+    assert json.loads((work / "reports/prune/gtsrb-resnet18.json").read_text())["amount"] == 0.5
     shown = sh(work, str(BIN / "dvc"), "exp", "show", "--no-pager", "--md")
-    assert "models.lenet5.lr" in shown or "lr" in shown
+    assert "prune.amount" in shown and "0.5" in shown

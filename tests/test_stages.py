@@ -118,3 +118,22 @@ def test_train_unknown_model(tmp_path):
                        "--data", tmp_path, "--out", tmp_path / "m.pt", "--metrics", tmp_path / "m.json",
                        "--curve", tmp_path / "c.csv")
     assert result.returncode == 2 and "'vgg' is not in params.yaml's models; valid: lenet5, squeezenet, resnet18" in result.stderr
+
+
+def test_invalid_prune_setting_fails_before_loading_any_model(tmp_path):
+    params = local_params(tmp_path, tmp_path)
+    params.write_text(params.read_text().replace("amount: auto", "amount: 1.5"))
+    out = tmp_path / "pruned.pt"
+    result = run_stage("prune.py", "--dataset", "cifar10", "--model", "lenet5", "--baseline", tmp_path / "missing.pt",
+                       "--data", tmp_path / "missing", "--out", out, "--metrics", tmp_path / "m.json",
+                       "--layers", tmp_path / "l.json", "--search", tmp_path / "s.csv", "--params", params)
+    assert result.returncode == 2
+    assert "prune.amount: must be a fraction in [0, 1) or 'auto'" in result.stderr  # not the missing checkpoint
+    assert not out.exists()
+
+
+def test_quantize_unknown_variant(tmp_path):
+    result = run_stage("quantize.py", "--dataset", "cifar10", "--model", "lenet5", "--variant", "w3a8",
+                       "--source", tmp_path / "x.pt", "--data", tmp_path, "--out", tmp_path / "q.pt",
+                       "--metrics", tmp_path / "m.json")
+    assert result.returncode == 2 and "unknown quantization variant 'w3a8'; valid: w8a8, w4a8" in result.stderr

@@ -202,6 +202,66 @@ class ModelHParams:
 
 
 @dataclass(frozen=True)
+class PruneConfig:
+    scope: Literal["global", "local"]
+    structure: Literal["unstructured", "channel"]
+    score: Literal["l1", "l2", "random"]
+    amount: float | Literal["auto"]
+    tolerance_pp: float
+    grid_step: float
+    finetune_epochs: int
+    finetune_lr: float
+    seed: int
+
+    def __post_init__(self) -> None:
+        if self.amount != "auto":
+            _check(0.0 <= self.amount < 1.0, "amount", f"must be a fraction in [0, 1) or 'auto', got {self.amount}")
+        _check(
+            not (self.structure == "channel" and self.scope == "global"), "scope",
+            "channel-structured pruning ranks channels within each layer: use scope: local with structure: channel",
+        )
+        _check(self.tolerance_pp >= 0.0, "tolerance_pp",
+               f"no grid point can satisfy a negative tolerance ({self.tolerance_pp} pp); use a value >= 0")
+        _check(0.0 < self.grid_step <= 0.5, "grid_step", f"must be in (0, 0.5], got {self.grid_step}")
+        _check(0 <= self.finetune_epochs <= 1000, "finetune_epochs", f"must be in [0, 1000], got {self.finetune_epochs}")
+        _check(0.0 < self.finetune_lr <= 10.0, "finetune_lr", f"must be in (0, 10], got {self.finetune_lr}")
+        _check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
+
+
+@dataclass(frozen=True)
+class QuantVariant:
+    weight_bits: int
+    activation_bits: int
+
+    def __post_init__(self) -> None:
+        _check(self.weight_bits in (4, 8), "weight_bits", f"{self.weight_bits} is not supported; valid: 4, 8")
+        _check(self.activation_bits == 8, "activation_bits", f"{self.activation_bits} is not supported; valid: 8")
+
+
+@dataclass(frozen=True)
+class QuantizeConfig:
+    backend: Literal["x86", "fbgemm", "onednn"]
+    calibration_images: int
+    calibration_batch_size: int
+    variants: dict[str, QuantVariant]
+    after_pruning: str
+    speed_batch_size: int
+    speed_seconds: float
+
+    def __post_init__(self) -> None:
+        _check(self.calibration_images >= 1, "calibration_images", f"must be >= 1, got {self.calibration_images}")
+        _check(self.calibration_batch_size >= 1, "calibration_batch_size", f"must be >= 1, got {self.calibration_batch_size}")
+        _check(len(self.variants) >= 1, "variants", "name at least one variant")
+        for name in self.variants:
+            _check(name.isidentifier() and name.islower(), f"variants.{name}",
+                   "variant names become file and stage names: use lowercase letters, digits and _")
+        _check(self.after_pruning in self.variants, "after_pruning",
+               f"{self.after_pruning!r} is not a variant; valid: {', '.join(self.variants)}")
+        _check(self.speed_batch_size >= 1, "speed_batch_size", f"must be >= 1, got {self.speed_batch_size}")
+        _check(0.0 < self.speed_seconds <= 600, "speed_seconds", f"must be in (0, 600], got {self.speed_seconds}")
+
+
+@dataclass(frozen=True)
 class Params:
     data: DataConfig
     datasets: dict[str, DatasetConfig]
@@ -209,6 +269,8 @@ class Params:
     seeds: tuple[int, ...]
     train: TrainConfig
     models: dict[str, ModelHParams]
+    prune: PruneConfig
+    quantize: QuantizeConfig
 
     def __post_init__(self) -> None:
         # Imported here: the registries import torch, which params validation should not need first.
