@@ -90,3 +90,27 @@ def test_search_picks_largest_amount_within_tolerance(monkeypatch):
     # 0.9 drops 41 pp; 0.8 drops 0.5 pp -> chosen, although 0.7 would drop 6 pp
     assert amount == 0.8
     assert [r["amount"] for r in rows] == [0.8, 0.9] and rows[0]["drop_pp"] == pytest.approx(0.5)
+
+
+def test_finetune_keeps_the_mask_and_changes_survivors():
+    import dataclasses
+
+    from conftest import REPO
+    from test_training import CPU, tiny_data
+
+    from compression_audit.config import load_params
+
+    params = load_params(REPO / "params.yaml")
+    params = dataclasses.replace(
+        params,
+        prune=dataclasses.replace(params.prune, finetune_epochs=1, finetune_lr=0.05),
+        models={**params.models, "lenet5": dataclasses.replace(params.models["lenet5"], batch_size=16)},
+    )
+    data = tiny_data()
+    m = prune_model(Classifier("lenet5", data.num_classes, data.mean, data.std), 0.6)
+    before = weights(m).clone()
+    prune_stage.finetune(m, params, "cifar10", data, CPU)
+    after = weights(m)
+    assert torch.equal(after[before == 0], torch.zeros_like(after[before == 0]))  # pruned stay pruned
+    assert not torch.equal(after[before != 0], before[before != 0])  # the rest trained
+    assert not any(hasattr(layer, "weight_orig") for _, layer in prunable_layers(m))
