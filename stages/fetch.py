@@ -18,7 +18,7 @@ def main(
     dataset: Annotated[str, typer.Option(help="Dataset name, a key of params.yaml's datasets.")],
     out: Annotated[Path, typer.Option(help="Prepared dataset directory to write.")],
     report: Annotated[Path, typer.Option(help="JSON summary to write (source, counts, time).")],
-    raw_dir: Annotated[Path, typer.Option(help="Where downloads are kept between runs.")] = Path("data/raw"),
+    raw_dir: Annotated[Path, typer.Option(help="Where downloads are kept between runs.")],
     params: Annotated[Path, typer.Option(help="params.yaml to read.", exists=True, dir_okay=False)] = Path("params.yaml"),
 ) -> None:
     fetch_dataset(load_params(params), dataset, out, report, raw_dir)

@@ -49,7 +49,8 @@ def repo(tmp_path_factory):
         hp.update({"epochs": 1, "batch_size": 16})
     params["train"].update({"eval_batch_size": 64, "device": "cpu"})
     params["prune"].update({"amount": "auto", "grid_step": 0.25, "tolerance_pp": 100.0})
-    params["quantize"].update({"calibration_images": 16, "speed_batch_size": 8, "speed_seconds": 0.05})
+    params["quantize"].update({"calibration_images": 16})
+    params["speed"].update({"batch_size": 8, "seconds": 0.05})
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(work, "git", "init", "-q")
     sh(work, "git", "config", "user.email", "ci@example.com")
@@ -113,6 +114,8 @@ def test_exp_run_reruns_only_downstream_cells(repo):
     )
     out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "prune.amount=0.5")
     assert ran(out) == cells("prune") | cells("quantize_pruned")  # never train or the quantize-only cells
+    out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "quantize.variants.w4a8.weight_bits=8")
+    assert ran(out) == cells("quantize", suffixes=("-w4a8",))  # the pruned model's w8a8 is untouched
     assert json.loads((work / "reports/prune/gtsrb-resnet18.json").read_text())["amount"] == 0.5
     shown = sh(work, str(BIN / "dvc"), "exp", "show", "--no-pager", "--md")
     assert "prune.amount" in shown and "0.5" in shown

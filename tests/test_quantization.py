@@ -1,12 +1,13 @@
 import pytest
 import torch
 
-from compression_audit.checkpoint import load_quantized, save_quantized
 from compression_audit.models import Classifier
 from compression_audit.pruning import prune_model
 from compression_audit.quantization import (
     QuantSpec,
     calibrate_twin,
+    load_quantized,
+    save_quantized,
     convert_to_int8,
     max_levels_per_channel,
     quantized_weights,
@@ -41,7 +42,8 @@ def test_levels_and_twin_agreement(arch, bits, max_levels):
     spec = QuantSpec(bits, 8)
     twin = calibrate_twin(m, spec, calib_images(), 32)
     int8 = convert_to_int8(twin, spec)
-    assert max_levels_per_channel(int8) <= max_levels
+    levels = max_levels_per_channel(int8)
+    assert levels <= max_levels and (bits == 4 or levels > 16)  # 8-bit really uses more than 4-bit's grid
     if bits == 4:
         assert all(int(w.min()) >= -8 and int(w.max()) <= 7 for w in quantized_weights(int8).values())
     x = calib_images(32, seed=2)

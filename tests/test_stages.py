@@ -27,7 +27,7 @@ def local_params(tmp_path, local_dir, **data):
 
 def fetch(tmp_path, params, env=None):
     out, report = tmp_path / "out" / "cifar10", tmp_path / "out" / "cifar10.json"
-    result = run_stage("fetch.py", "--dataset", "cifar10", "--out", out, "--report", report,
+    result = run_stage("fetch.py", "--dataset", "cifar10", "--out", out, "--report", report, "--raw-dir", tmp_path / "raw",
                        "--params", params, env=env)
     return result, out, report
 

@@ -7,7 +7,6 @@ never unpickles code, and it says which architecture, classes and params made it
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -69,56 +68,11 @@ def load_classifier(
             "retrain on this dataset"
         )
     model = Classifier(payload["arch"], payload["num_classes"], payload["mean"], payload["std"])
-    model.load_state_dict(payload["state_dict"])
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise UserError(f"{path}: weights do not fit a {payload['arch']} with {payload['num_classes']} classes "
+                        f"({str(exc).splitlines()[0]}); rerun the stage that makes it") from exc
     model.eval()
     return model, payload
 
-
-QUANTIZED_FORMAT = "compression-audit/quantized-v1"
-
-
-def save_quantized(path: str | Path, float_model: Classifier, twin: torch.nn.Module, int8: torch.nn.Module,
-                   spec: dict[str, Any], class_names: tuple[str, ...], info: dict[str, Any]) -> None:
-    """Both executions of one quantized variant: the real int8 model and its fake-quant twin.
-
-    Only state dicts are stored (tensors, including quantized ones, plus plain data);
-    the graph is rebuilt from the architecture and the quantization spec on load.
-    """
-    payload = {
-        "format": QUANTIZED_FORMAT,
-        "arch": float_model.arch,
-        "num_classes": float_model.num_classes,
-        "class_names": list(class_names),
-        "mean": float_model.normalize.mean.flatten().tolist(),
-        "std": float_model.normalize.std.flatten().tolist(),
-        "quant": dict(spec),
-        "info": json.loads(json.dumps(info)),
-        "twin_state_dict": {k: v.detach().cpu() for k, v in twin.state_dict().items()},
-        "int8_state_dict": int8.state_dict(),
-    }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def load_quantized(path: str | Path) -> tuple[torch.nn.Module, torch.nn.Module, dict[str, Any]]:
-    """(int8 model, fake-quant twin, payload) of a quantized checkpoint."""
-    from compression_audit.quantization import QuantSpec, int8_skeleton, make_twin_skeleton
-
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"quantized checkpoint {path} does not exist; run `dvc repro` so the quantize stage makes it")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # quantized tensors' deprecation notices
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise UserError(f"refusing to load {path}: it is not a plain-data checkpoint ({type(exc).__name__})") from exc
-    if not isinstance(payload, dict) or payload.get("format") != QUANTIZED_FORMAT:
-        raise UserError(f"{path} is not a compression-audit quantized checkpoint; rerun the quantize stage")
-    spec = QuantSpec(**payload["quant"])
-    skeleton = Classifier(payload["arch"], payload["num_classes"], payload["mean"], payload["std"]).eval()
-    twin = make_twin_skeleton(skeleton, spec)
-    twin.load_state_dict(payload["twin_state_dict"])
-    int8 = int8_skeleton(skeleton, spec)
-    int8.load_state_dict(payload["int8_state_dict"])
-    return int8.eval(), twin.eval(), payload

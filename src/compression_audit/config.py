@@ -245,8 +245,7 @@ class QuantizeConfig:
     calibration_batch_size: int
     variants: dict[str, QuantVariant]
     after_pruning: str
-    speed_batch_size: int
-    speed_seconds: float
+    calibration_seed: int
 
     def __post_init__(self) -> None:
         _check(self.calibration_images >= 1, "calibration_images", f"must be >= 1, got {self.calibration_images}")
@@ -255,10 +254,21 @@ class QuantizeConfig:
         for name in self.variants:
             _check(name.isidentifier() and name.islower(), f"variants.{name}",
                    "variant names become file and stage names: use lowercase letters, digits and _")
+            reserved = name == "pruned" or name.startswith("pruned_") or (name.startswith("seed") and name[4:].isdigit())
+            _check(not reserved, f"variants.{name}", "this name is taken by other models' files (pruned*, seedN); choose another")
         _check(self.after_pruning in self.variants, "after_pruning",
                f"{self.after_pruning!r} is not a variant; valid: {', '.join(self.variants)}")
-        _check(self.speed_batch_size >= 1, "speed_batch_size", f"must be >= 1, got {self.speed_batch_size}")
-        _check(0.0 < self.speed_seconds <= 600, "speed_seconds", f"must be in (0, 600], got {self.speed_seconds}")
+        _check(self.calibration_seed >= 0, "calibration_seed", f"must be >= 0, got {self.calibration_seed}")
+
+
+@dataclass(frozen=True)
+class SpeedConfig:
+    batch_size: int
+    seconds: float
+
+    def __post_init__(self) -> None:
+        _check(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
+        _check(0.0 < self.seconds <= 600, "seconds", f"must be in (0, 600], got {self.seconds}")
 
 
 @dataclass(frozen=True)
@@ -271,6 +281,7 @@ class Params:
     models: dict[str, ModelHParams]
     prune: PruneConfig
     quantize: QuantizeConfig
+    speed: SpeedConfig
 
     def __post_init__(self) -> None:
         # Imported here: the registries import torch, which params validation should not need first.
@@ -283,6 +294,8 @@ class Params:
             _check(name in MODELS, f"models.{name}", f"unknown model; valid: {', '.join(MODELS)}")
         _check(len(self.datasets) >= 1, "datasets", "name at least one dataset")
         _check(len(self.models) >= 1, "models", "name at least one model")
+        for name in self.augment:
+            _check(name in DATASETS, f"augment.{name}", f"unknown dataset; valid: {', '.join(DATASETS)}")
         missing = sorted(set(self.datasets) - set(self.augment))
         _check(not missing, "augment", f"no augmentation settings for dataset(s) {', '.join(missing)}")
         _check(len(self.seeds) >= 1, "seeds", "list at least one seed (the first is the baseline)")

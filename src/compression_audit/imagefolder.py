@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from compression_audit.datasets import IMAGE_SIZE, DatasetSpec
 from compression_audit.errors import UserError
 from compression_audit.prepared import RawSplit
-from compression_audit.progress import track
+from compression_audit.progress import log, track
 
 IMAGE_EXTENSIONS = (".webp", ".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff")
 
@@ -29,9 +29,11 @@ def find_local_source(local_dir: str | Path, name: str) -> Path:
     """The directory ``<local_dir>/<name>`` or the archive ``<local_dir>/<name>.tar.gz``."""
     local_dir = Path(local_dir)
     candidates = [local_dir / name, local_dir / f"{name}.tar.gz", local_dir / f"{name}.tgz"]
-    for candidate in candidates:
-        if candidate.exists():
-            return candidate
+    found = [c for c in candidates if c.exists()]
+    if len(found) > 1:
+        log(f"both {found[0]} and {found[1]} exist; importing the first (no archive checksum applies)")
+    if found:
+        return found[0]
     tried = ", ".join(str(c) for c in candidates)
     raise UserError(
         f"no local copy of {name!r}: none of {tried} exists. Point data.local_dir (or the "
@@ -90,6 +92,10 @@ def _list_split(root: Path, split: str, spec: DatasetSpec) -> list[tuple[Path, i
         if not files:
             raise UserError(f"class folder {split_dir / folder} has no images ({', '.join(IMAGE_EXTENSIONS)}); every class needs at least one")
         samples.extend((f, label) for f in files)
+    if all(path.stem.isdigit() for path, _ in samples):
+        # Files named by their index in the official release: keep that order, so a local
+        # import and torchvision's download give the same arrays and the same split.
+        samples.sort(key=lambda s: int(s[0].stem))
     return samples
 
 
@@ -110,6 +116,11 @@ def _read_split(root: Path, split: str, spec: DatasetSpec, resize: bool) -> RawS
 
 
 def _safe_extract(archive: Path, dest: Path) -> None:
+    if not hasattr(tarfile, "data_filter"):
+        raise UserError(
+            "this Python's tarfile lacks extraction filters (added in 3.10.12 / 3.11.4), which keep archive "
+            "members inside the target folder; upgrade Python or extract the archive and point data.local_dir at it"
+        )
     try:
         with tarfile.open(archive, "r:*") as tar:
             tar.extractall(dest, filter="data")

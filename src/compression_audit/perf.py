@@ -1,7 +1,8 @@
-"""Inference latency and throughput of a model on the CPU, measured the same way for every variant."""
+"""What a model costs: size on disk, CPU latency and throughput, measured the same way for every variant."""
 
 from __future__ import annotations
 
+import io
 import time
 
 import torch
@@ -31,3 +32,10 @@ def cpu_speed(model: nn.Module, large_batch: int, min_seconds: float) -> dict:
     batch1 = images_per_second(model, 1, min_seconds / 2)
     large = images_per_second(model, large_batch, min_seconds)
     return {"latency_ms_batch1": round(1000 / batch1, 3), "images_per_s_large_batch": round(large, 1), "large_batch": large_batch}
+
+
+def serialized_bytes(state_dict: dict) -> int:
+    """Bytes of ``torch.save(state_dict)``: the size the model takes on disk."""
+    buffer = io.BytesIO()
+    torch.save(state_dict, buffer)
+    return buffer.getbuffer().nbytes

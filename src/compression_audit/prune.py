@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import copy
-import csv
 import dataclasses
-import io
 from pathlib import Path
 
 import torch
 from torch.nn.utils import prune as torch_prune
 
-from compression_audit.atomic import write_json, write_text
+from compression_audit.atomic import write_csv, write_json
 from compression_audit.checkpoint import load_classifier, save_checkpoint
 from compression_audit.config import Params, PruneConfig
 from compression_audit.device import Runtime, resolve_runtime
 from compression_audit.models import Classifier
-from compression_audit.perf import cpu_speed
+from compression_audit.perf import cpu_speed, serialized_bytes
 from compression_audit.prepared import PreparedData, load_prepared
 from compression_audit.progress import log
 from compression_audit.pruning import amount_grid, make_permanent, prunable_layers, prune_model, sparsity
-from compression_audit.quantization import serialized_bytes
 from compression_audit.training import evaluate, fit
 
 
@@ -71,7 +68,8 @@ def prune_cell(params: Params, dataset: str, arch: str, baseline: Path, data_dir
     cfg = params.prune
     params.dataset(dataset)
     params.model(arch)
-    runtime = resolve_runtime(params.train.device, params.train.precision, params.train.threads)
+    # fp32 like the quantize stage: the tolerance is judged in the numerics a deployed float model uses
+    runtime = resolve_runtime(params.train.device, "fp32", params.train.threads)
     data = load_prepared(data_dir)
     model, payload = load_classifier(baseline, expect_arch=arch, expect_classes=data.num_classes)
     model.to(runtime.device)
@@ -94,8 +92,8 @@ def prune_cell(params: Params, dataset: str, arch: str, baseline: Path, data_dir
     model.cpu()
     measured = sparsity(pruned)
     dense = serialized_bytes(pruned.state_dict())
-    speed = cpu_speed(pruned, params.quantize.speed_batch_size, params.quantize.speed_seconds)
-    base_speed = cpu_speed(model, params.quantize.speed_batch_size, params.quantize.speed_seconds)
+    speed = cpu_speed(pruned, params.speed.batch_size, params.speed.seconds)
+    base_speed = cpu_speed(model, params.speed.batch_size, params.speed.seconds)
     summary = {
         "amount": amount,
         "sparsity": measured["sparsity"],
@@ -117,15 +115,8 @@ def prune_cell(params: Params, dataset: str, arch: str, baseline: Path, data_dir
     }
     save_checkpoint(out, pruned, data.class_names, info)
     write_json(layers, measured)
-    write_text(search, _csv(rows, ["amount", "val_acc", "drop_pp"]))
+    write_csv(search, rows, ["amount", "val_acc", "drop_pp"])
     write_json(metrics, summary)
     log(f"{dataset}/{arch} pruned {measured['sparsity']:.1%}: test {test_acc:.4f} (baseline {base_test:.4f}) -> {out}")
     return summary
 
-
-def _csv(rows: list[dict], fields: list[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()

@@ -9,6 +9,7 @@ reparametrisation is removed: the model holds plain dense tensors with zeros.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -84,5 +85,5 @@ def sparsity(model: nn.Module) -> dict:
 
 def amount_grid(step: float) -> list[float]:
     """0, step, 2*step, ... below 1 (rounded to avoid float drift: 0.725, not 0.7249999)."""
-    n = int(round(1.0 / step))
-    return [round(i * step, 6) for i in range(n) if i * step < 1.0 - 1e-9]
+    n = math.floor((1.0 - 1e-9) / step) + 1
+    return [round(i * step, 6) for i in range(n)]

@@ -9,11 +9,11 @@ import numpy as np
 import torch
 
 from compression_audit.atomic import write_json
-from compression_audit.checkpoint import load_classifier, save_quantized
+from compression_audit.checkpoint import load_classifier
 from compression_audit.config import Params
 from compression_audit.device import resolve_runtime
 from compression_audit.errors import UserError
-from compression_audit.perf import cpu_speed
+from compression_audit.perf import cpu_speed, serialized_bytes
 from compression_audit.prepared import load_prepared
 from compression_audit.progress import log
 from compression_audit.pruning import sparsity
@@ -22,7 +22,7 @@ from compression_audit.quantization import (
     calibrate_twin,
     convert_to_int8,
     max_levels_per_channel,
-    serialized_bytes,
+    save_quantized,
     zeros_kept,
 )
 from compression_audit.training import predict_logits
@@ -45,18 +45,18 @@ def quantize_cell(params: Params, dataset: str, arch: str, variant: str, source:
     twin_runtime = resolve_runtime(params.train.device, "fp32", params.train.threads)
     data = load_prepared(data_dir)
     model, payload = load_classifier(source, expect_arch=arch, expect_classes=data.num_classes)
-    calib = torch.from_numpy(data.images["val"][calibration_subset(len(data.labels["val"]), q.calibration_images)])
+    subset = calibration_subset(len(data.labels["val"]), q.calibration_images, q.calibration_seed)
+    calib = torch.from_numpy(data.images["val"][subset])
     log(f"quantize {dataset}/{arch} {spec.name}: calibrating on {len(calib)} validation images")
     twin = calibrate_twin(model, spec, calib, q.calibration_batch_size)
     int8 = convert_to_int8(twin, spec)
 
     bs = params.train.eval_batch_size
     acc, preds = {}, {}
-    for split in ("val", "test"):
+    for name, m, split in (("int8", int8, "val"), ("int8", int8, "test"), ("float", model, "test")):
         x, y = torch.from_numpy(data.images[split]), torch.from_numpy(data.labels[split])
-        for name, m, rt in (("float", model, cpu), ("int8", int8, cpu)):
-            preds[name, split] = predict_logits(m, x, rt, bs).argmax(1)
-            acc[name, split] = (preds[name, split] == y).float().mean().item()
+        preds[name, split] = predict_logits(m, x, cpu, bs).argmax(1)
+        acc[name, split] = (preds[name, split] == y).float().mean().item()
     test_x = torch.from_numpy(data.images["test"])
     log(f"quantize: running the fake-quant twin on {len(test_x)} test images")
     twin_pred = predict_logits(twin.to(twin_runtime.device), test_x, twin_runtime, bs).argmax(1)
@@ -64,8 +64,8 @@ def quantize_cell(params: Params, dataset: str, arch: str, variant: str, source:
     agreement = (twin_pred == preds["int8", "test"]).float().mean().item()
     float_bytes = serialized_bytes(model.state_dict())
     int8_bytes = serialized_bytes(int8.state_dict())
-    speed = cpu_speed(int8, q.speed_batch_size, q.speed_seconds)
-    float_speed = cpu_speed(model, q.speed_batch_size, q.speed_seconds)
+    speed = cpu_speed(int8, params.speed.batch_size, params.speed.seconds)
+    float_speed = cpu_speed(model, params.speed.batch_size, params.speed.seconds)
     kept, pruned_zeros = zeros_kept(model, int8)
     summary = {
         "weight_bits": spec.weight_bits,
@@ -88,7 +88,7 @@ def quantize_cell(params: Params, dataset: str, arch: str, variant: str, source:
     }
     info = {
         "dataset": dataset, "variant": variant, "source": str(source), "quant": dataclasses.asdict(spec),
-        "calibration_images": len(calib), "metrics": {k: v for k, v in summary.items() if k != "env"},
+        "calibration_images": len(calib), "calibration_seed": q.calibration_seed, "metrics": {k: v for k, v in summary.items() if k != "env"},
         "source_info": payload["info"],
     }
     save_quantized(out, model, twin, int8, dataclasses.asdict(spec), data.class_names, info)

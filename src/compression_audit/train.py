@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 from pathlib import Path
 
 import torch
 
-from compression_audit.atomic import write_json, write_text
+from compression_audit.atomic import write_csv, write_json
 from compression_audit.checkpoint import save_checkpoint
 from compression_audit.config import Params
 from compression_audit.device import resolve_runtime
@@ -17,15 +15,6 @@ from compression_audit.models import Classifier, count_parameters
 from compression_audit.prepared import load_prepared
 from compression_audit.progress import log
 from compression_audit.training import EpochRecord, evaluate, fit
-
-
-def curve_csv(history: list[EpochRecord]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=[f.name for f in dataclasses.fields(EpochRecord)])
-    writer.writeheader()
-    for record in history:
-        writer.writerow(dataclasses.asdict(record))
-    return buf.getvalue()
 
 
 def train_cell(
@@ -66,13 +55,14 @@ def train_cell(
     }
     info = {
         "dataset": dataset, "seed": seed, "hparams": dataclasses.asdict(hp),
-        "augment": dataclasses.asdict(aug), "metrics": {k: v for k, v in summary.items() if k != "env"},
+        "augment": dataclasses.asdict(aug), "train": dataclasses.asdict(params.train),
+        "data": dataclasses.asdict(params.data), "metrics": {k: v for k, v in summary.items() if k != "env"},
         "env": runtime.describe(),
     }
     model.to("cpu", memory_format=torch.contiguous_format)
     save_checkpoint(out, model, data.class_names, info)
     write_json(metrics, summary)
-    write_text(curve, curve_csv(result.history))
+    write_csv(curve, [dataclasses.asdict(r) for r in result.history], [f.name for f in dataclasses.fields(EpochRecord)])
     if resume is not None:
         resume.unlink(missing_ok=True)
     log(f"{dataset}/{arch} seed {seed}: val {result.best_val_acc:.4f} (epoch {result.best_epoch}), test {test_acc:.4f} -> {out}")

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from compression_audit import augment, models
 from compression_audit.atomic import atomic_path
 from compression_audit.augment import CropFlipSampler, to_float_nchw
 from compression_audit.config import AugmentConfig, ModelHParams
@@ -105,6 +107,8 @@ def run_fingerprint(data: PreparedData, arch: str, hp: ModelHParams, aug: Augmen
         "max_train_images": max_train_images, "precision": runtime.precision, "device": runtime.device.type,
     }
     digest.update(json.dumps(spec, sort_keys=True).encode())
+    for module in (augment, models, sys.modules[__name__]):  # a code change invalidates old resume files
+        digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()
 
 
