@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from compression_audit.cli import user_errors_exit
+from compression_audit.cli import DatasetOption, ParamsOption, user_errors_exit
 from compression_audit.config import load_params
 from compression_audit.fetch import fetch_dataset
 
@@ -15,11 +15,11 @@ app = typer.Typer(add_completion=False)
 @app.command()
 @user_errors_exit
 def main(
-    dataset: Annotated[str, typer.Option(help="Dataset name, a key of params.yaml's datasets.")],
+    dataset: DatasetOption,
     out: Annotated[Path, typer.Option(help="Prepared dataset directory to write.")],
     report: Annotated[Path, typer.Option(help="JSON summary to write (source, counts, time).")],
     raw_dir: Annotated[Path, typer.Option(help="Where downloads are kept between runs.")],
-    params: Annotated[Path, typer.Option(help="params.yaml to read.", exists=True, dir_okay=False)] = Path("params.yaml"),
+    params: ParamsOption = Path("params.yaml"),
 ) -> None:
     fetch_dataset(load_params(params), dataset, out, report, raw_dir)
 

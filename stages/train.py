@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from compression_audit.cli import user_errors_exit
+from compression_audit.cli import DataOption, DatasetOption, MetricsOption, ModelOption, ParamsOption, user_errors_exit
 from compression_audit.config import load_params
 from compression_audit.train import train_cell
 
@@ -15,15 +15,15 @@ app = typer.Typer(add_completion=False)
 @app.command()
 @user_errors_exit
 def main(
-    dataset: Annotated[str, typer.Option(help="Dataset name, a key of params.yaml's datasets.")],
-    model: Annotated[str, typer.Option(help="Model name, a key of params.yaml's models.")],
+    dataset: DatasetOption,
+    model: ModelOption,
     seed: Annotated[int, typer.Option(help="Training seed (the first of params.yaml's seeds is the baseline).", min=0)],
-    data: Annotated[Path, typer.Option(help="Prepared dataset directory (fetch output).")],
+    data: DataOption,
     out: Annotated[Path, typer.Option(help="Checkpoint to write.")],
-    metrics: Annotated[Path, typer.Option(help="Metrics JSON to write.")],
+    metrics: MetricsOption,
     curve: Annotated[Path, typer.Option(help="Per-epoch CSV to write.")],
     resume: Annotated[Optional[Path], typer.Option(help="Per-epoch resume file; kept only while training is unfinished.")] = None,
-    params: Annotated[Path, typer.Option(help="params.yaml to read.", exists=True, dir_okay=False)] = Path("params.yaml"),
+    params: ParamsOption = Path("params.yaml"),
 ) -> None:
     train_cell(load_params(params), dataset, model, seed, data, out, metrics, curve, resume)
 

@@ -76,7 +76,7 @@ def test_saved_variant_reloads_identically(tmp_path):
     twin = calibrate_twin(m, spec, calib_images(), 32)
     int8 = convert_to_int8(twin, spec)
     path = tmp_path / "q.pt"
-    save_quantized(path, m, twin, int8, {"weight_bits": 4, "activation_bits": 8, "backend": "x86"}, tuple("abcdefghij"), {})
+    save_quantized(path, m, twin, int8, spec, tuple("abcdefghij"), {})
     raw = torch.load(path, weights_only=True)  # plain data: no code is unpickled
     assert raw["quant"]["weight_bits"] == 4
     int8_b, twin_b, _ = load_quantized(path)

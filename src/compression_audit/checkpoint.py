@@ -7,6 +7,7 @@ never unpickles code, and it says which architecture, classes and params made it
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,9 @@ from compression_audit.models import MODELS, Classifier
 FORMAT = "compression-audit/checkpoint-v1"
 
 
-def save_checkpoint(path: str | Path, model: Classifier, class_names: tuple[str, ...], info: dict[str, Any]) -> None:
-    payload = {
-        "format": FORMAT,
+def model_header(model: Classifier, class_names: tuple[str, ...], info: dict[str, Any]) -> dict[str, Any]:
+    """What every saved model says about itself: architecture, classes, input normalization, provenance."""
+    return {
         "arch": model.arch,
         "num_classes": model.num_classes,
         "class_names": list(class_names),
@@ -30,29 +31,44 @@ def save_checkpoint(path: str | Path, model: Classifier, class_names: tuple[str,
         # A JSON round trip keeps only plain types (a TorchVersion or numpy scalar would make
         # the file unloadable with weights_only=True).
         "info": json.loads(json.dumps(info)),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
     }
+
+
+def write_payload(path: str | Path, payload: dict[str, Any]) -> None:
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The raw payload; refuses anything that needs unpickling of code."""
+def read_payload(path: str | Path, expected_format: str, made_by: str) -> dict[str, Any]:
+    """A saved payload of ``expected_format``; refuses anything that needs unpickling of code."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"checkpoint {path} does not exist; run `dvc repro` so the stage that makes it runs first")
+        raise UserError(f"{path} does not exist; run `dvc repro` so the {made_by} stage makes it first")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # quantized tensors' deprecation notices
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError or EOFError depending on the damage
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
         raise UserError(
-            f"refusing to load {path}: it is not a plain-data checkpoint ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}); only files written by this pipeline are accepted"
+            f"refusing to load {path}: it is not a plain-data checkpoint ({type(exc).__name__}: {first_line}); "
+            "only files written by this pipeline are accepted"
         ) from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise UserError(f"{path} is not a compression-audit checkpoint (format {FORMAT!r} expected); rerun the stage that makes it")
-    if payload["arch"] not in MODELS:
-        raise UserError(f"{path} holds unknown architecture {payload['arch']!r}; valid: {', '.join(MODELS)}")
+    if not isinstance(payload, dict) or payload.get("format") != expected_format:
+        raise UserError(f"{path} is not a {expected_format} file; rerun the {made_by} stage that makes it")
+    if payload.get("arch") not in MODELS:
+        raise UserError(f"{path} holds unknown architecture {payload.get('arch')!r}; valid: {', '.join(MODELS)}")
     return payload
+
+
+def save_checkpoint(path: str | Path, model: Classifier, class_names: tuple[str, ...], info: dict[str, Any]) -> None:
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    write_payload(path, {"format": FORMAT, **model_header(model, class_names, info), "state_dict": state})
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The raw payload of a float checkpoint."""
+    return read_payload(path, FORMAT, "train or prune")
 
 
 def load_classifier(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -26,3 +27,11 @@ def user_errors_exit(func: F) -> F:
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+# Options every stage shares, declared once so their help text stays the same everywhere.
+DatasetOption = Annotated[str, typer.Option("--dataset", help="Dataset name, a key of params.yaml's datasets.")]
+ModelOption = Annotated[str, typer.Option("--model", help="Model name, a key of params.yaml's models.")]
+DataOption = Annotated[Path, typer.Option("--data", help="Prepared dataset directory (fetch output).")]
+MetricsOption = Annotated[Path, typer.Option("--metrics", help="Metrics JSON to write.")]
+ParamsOption = Annotated[Path, typer.Option("--params", help="params.yaml to read.", exists=True, dir_okay=False)]

@@ -21,7 +21,7 @@ Recipe (identical for 8- and 4-bit weights):
 from __future__ import annotations
 
 import copy
-import json
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,9 +43,8 @@ from torch.ao.quantization import (
 from torch.ao.quantization.quantize_fx import convert_fx, prepare_qat_fx
 from torch.fx.experimental.optimization import fuse
 
-from compression_audit.atomic import atomic_path
 from compression_audit.augment import to_float_nchw
-from compression_audit.errors import UserError
+from compression_audit.checkpoint import model_header, read_payload, write_payload
 from compression_audit.models import Classifier
 
 
@@ -155,41 +154,24 @@ QUANTIZED_FORMAT = "compression-audit/quantized-v1"
 
 
 def save_quantized(path: str | Path, float_model: Classifier, twin: torch.nn.Module, int8: torch.nn.Module,
-                   spec: dict[str, Any], class_names: tuple[str, ...], info: dict[str, Any]) -> None:
+                   spec: QuantSpec, class_names: tuple[str, ...], info: dict[str, Any]) -> None:
     """Both executions of one quantized variant: the real int8 model and its fake-quant twin.
 
     Only state dicts are stored (tensors, including quantized ones, plus plain data);
-    the graph is rebuilt from the architecture and the quantization spec on load.
+    the graphs are rebuilt from the architecture and the quantization spec on load.
     """
-    payload = {
+    write_payload(path, {
         "format": QUANTIZED_FORMAT,
-        "arch": float_model.arch,
-        "num_classes": float_model.num_classes,
-        "class_names": list(class_names),
-        "mean": float_model.normalize.mean.flatten().tolist(),
-        "std": float_model.normalize.std.flatten().tolist(),
-        "quant": dict(spec),
-        "info": json.loads(json.dumps(info)),
+        **model_header(float_model, class_names, info),
+        "quant": dataclasses.asdict(spec),
         "twin_state_dict": {k: v.detach().cpu() for k, v in twin.state_dict().items()},
         "int8_state_dict": int8.state_dict(),
-    }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    })
 
 
 def load_quantized(path: str | Path) -> tuple[torch.nn.Module, torch.nn.Module, dict[str, Any]]:
     """(int8 model, fake-quant twin, payload) of a quantized checkpoint."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"quantized checkpoint {path} does not exist; run `dvc repro` so the quantize stage makes it")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # quantized tensors' deprecation notices
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise UserError(f"refusing to load {path}: it is not a plain-data checkpoint ({type(exc).__name__})") from exc
-    if not isinstance(payload, dict) or payload.get("format") != QUANTIZED_FORMAT:
-        raise UserError(f"{path} is not a compression-audit quantized checkpoint; rerun the quantize stage")
+    payload = read_payload(path, QUANTIZED_FORMAT, "quantize")
     spec = QuantSpec(**payload["quant"])
     skeleton = Classifier(payload["arch"], payload["num_classes"], payload["mean"], payload["std"]).eval()
     twin = make_twin_skeleton(skeleton, spec)

@@ -91,7 +91,7 @@ def quantize_cell(params: Params, dataset: str, arch: str, variant: str, source:
         "calibration_images": len(calib), "calibration_seed": q.calibration_seed, "metrics": {k: v for k, v in summary.items() if k != "env"},
         "source_info": payload["info"],
     }
-    save_quantized(out, model, twin, int8, dataclasses.asdict(spec), data.class_names, info)
+    save_quantized(out, model, twin, int8, spec, data.class_names, info)
     write_json(metrics, summary)
     log(
         f"{dataset}/{arch} {variant} ({spec.name}): test {summary['test_acc']:.4f} vs float {summary['source_test_acc']:.4f}, "
