@@ -86,7 +86,11 @@ def prune_cell(params: Params, dataset: str, arch: str, baseline: Path, data_dir
     if cfg.finetune_epochs:
         finetune(pruned, params, dataset, data, runtime)
         pruned.to(runtime.device)
-    _, val_acc = evaluate(pruned, *val, runtime, bs)
+    searched = {r["amount"]: r["val_acc"] for r in rows}
+    if cfg.finetune_epochs or amount not in searched:
+        _, val_acc = evaluate(pruned, *val, runtime, bs)
+    else:
+        val_acc = searched[amount]  # the search already measured this model
     _, test_acc = evaluate(pruned, *test, runtime, bs)
     pruned.cpu()
     model.cpu()
