@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import pandas as pd
 import torch
 import yaml
 from conftest import REPO, make_tree
@@ -44,7 +45,10 @@ def repo(tmp_path_factory):
     params["data"].update({"source": "local", "local_dir": str(data), "val_fraction": 0.25})
     for ds in params["datasets"].values():
         ds["archive_sha256"] = None
-    del params["models"]["squeezenet"]  # its compression paths are covered by the unit tests; this keeps CI short
+    # LeNet only: every stage runs per model, and each run pays Python + torch start-up; the
+    # SqueezeNet and ResNet-18 paths are covered by the unit tests. This keeps CI short.
+    del params["models"]["squeezenet"]
+    del params["models"]["resnet18"]
     for hp in params["models"].values():
         hp.update({"epochs": 1, "batch_size": 16})
     params["train"].update({"eval_batch_size": 64, "device": "cpu"})
@@ -62,12 +66,20 @@ def repo(tmp_path_factory):
     return work, first
 
 
-MODELS = ("lenet5", "resnet18")
+MODELS = ("lenet5",)
 DATASETS = ("cifar10", "gtsrb")
+
+
+VARIANTS = ("-seed1", "-pruned", "-w8a8", "-w4a8", "-pruned_w8a8")
 
 
 def cells(stage, models=MODELS, suffixes=("",)):
     return {f"{stage}@{d}-{m}{s}" for d in DATASETS for m in models for s in suffixes}
+
+
+def evaluated(models=MODELS, variants=VARIANTS):
+    """predict, evaluate and saliency stages of the given variants."""
+    return cells("predict", models, variants) | cells("evaluate", models, variants) | cells("saliency", models, variants)
 
 
 def test_repro_runs_every_stage_and_writes_outputs(repo):
@@ -75,6 +87,7 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
     expected = (
         {"fetch@cifar10", "fetch@gtsrb"} | cells("train", suffixes=("-0", "-1")) | cells("prune")
         | cells("quantize", suffixes=("-w8a8", "-w4a8")) | cells("quantize_pruned")
+        | cells("predict_baseline") | cells("saliency_baseline") | evaluated() | {"report"}
     )
     assert ran(output) == expected
     meta = json.loads((work / "data/prepared/gtsrb/meta.json").read_text())
@@ -93,6 +106,16 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
             assert w4["max_weight_levels"] <= 16 and w4["weight_bits"] == 4
             combined = json.loads((work / f"reports/quantize/{d}-{m}-pruned_w8a8.json").read_text())
             assert combined["zeros_kept"] == 1.0 and combined["source_sparsity"] == pruned["sparsity"]
+            n_test = 20 if d == "cifar10" else 43
+            preds = pd.read_parquet(work / f"reports/predict/{d}-{m}")  # every variant, long format
+            assert len(preds) == 6 * n_test and preds["probs"].iloc[0].shape == (classes,)
+            floor = json.loads((work / f"reports/evaluate/{d}-{m}/seed1-details.json").read_text())
+            assert floor["n"] == n_test and floor["role"].startswith("noise floor") and len(floor["per_class"]) == classes
+            w8 = json.loads((work / f"reports/evaluate/{d}-{m}/w8a8.json").read_text())
+            assert 0.0 <= w8["flip_rate"] <= 1.0
+            sal = json.loads((work / f"reports/saliency/{d}-{m}/w4a8.json").read_text())
+            assert 0.0 <= sal["saliency"]["mad_pct"] <= 100.0
+            assert (work / f"reports/saliency/{d}-{m}/w4a8.png").stat().st_size > 10_000
     assert not list(work.glob("models/*/*.resume.pt"))  # finished runs leave no resume state
 
 
@@ -106,16 +129,20 @@ def test_exp_run_reruns_only_downstream_cells(repo):
     work, _ = repo
     sh(work, "git", "add", "-A")
     sh(work, "git", "commit", "-qm", "first run")
-    out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "models.lenet5.lr=0.02")
-    lenet = ("lenet5",)
-    assert ran(out) == (
-        cells("train", lenet, ("-0", "-1")) | cells("prune", lenet)
-        | cells("quantize", lenet, ("-w8a8", "-w4a8")) | cells("quantize_pruned", lenet)
-    )
+    out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "augment.gtsrb.crop_padding=1")
+    gtsrb = {name for name in (
+        cells("train", suffixes=("-0", "-1")) | cells("prune") | cells("quantize", suffixes=("-w8a8", "-w4a8"))
+        | cells("quantize_pruned") | cells("predict_baseline") | cells("saliency_baseline") | evaluated()
+    ) if "@gtsrb-" in name}
+    assert ran(out) == gtsrb | {"report"}  # nothing of CIFAR-10 reruns
     out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "prune.amount=0.5")
-    assert ran(out) == cells("prune") | cells("quantize_pruned")  # never train or the quantize-only cells
+    # never train, quantize the unpruned baseline, or re-evaluate the variants that do not involve pruning
+    assert ran(out) == cells("prune") | cells("quantize_pruned") | evaluated(variants=("-pruned", "-pruned_w8a8")) | {"report"}
+    diff = sh(work, str(BIN / "dvc"), "metrics", "diff", "--no-pager", "--md")
+    assert "reports/evaluate/cifar10-lenet5/pruned.json" in diff and "flip_rate" in diff
+    assert "reports/evaluate/cifar10-lenet5/w8a8.json" not in diff  # untouched variants do not show up
     out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "quantize.variants.w4a8.weight_bits=8")
-    assert ran(out) == cells("quantize", suffixes=("-w4a8",))  # the pruned model's w8a8 is untouched
-    assert json.loads((work / "reports/prune/gtsrb-resnet18.json").read_text())["amount"] == 0.5
+    assert ran(out) == cells("quantize", suffixes=("-w4a8",)) | evaluated(variants=("-w4a8",)) | {"report"}
+    assert json.loads((work / "reports/prune/gtsrb-lenet5.json").read_text())["amount"] == 0.5
     shown = sh(work, str(BIN / "dvc"), "exp", "show", "--no-pager", "--md")
     assert "prune.amount" in shown and "0.5" in shown

@@ -19,6 +19,12 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _remove_stale(path: Path) -> None:
     """Temporaries left by a run that was killed (SIGKILL skips every cleanup)."""
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
@@ -37,6 +43,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    tmp_path.chmod(0o666 & ~_umask())  # mkstemp's 0600 would make outputs unreadable to the user's group
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -51,6 +58,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp.chmod(0o777 & ~_umask())
     try:
         yield tmp
         if path.exists():  # move the old one aside first: a kill now leaves no half-deleted output

@@ -39,8 +39,8 @@ def write_payload(path: str | Path, payload: dict[str, Any]) -> None:
         torch.save(payload, tmp)
 
 
-def read_payload(path: str | Path, expected_format: str, made_by: str) -> dict[str, Any]:
-    """A saved payload of ``expected_format``; refuses anything that needs unpickling of code."""
+def read_payload(path: str | Path, expected_format: str | tuple[str, ...], made_by: str) -> dict[str, Any]:
+    """A saved payload of ``expected_format`` (or one of several); refuses anything that needs unpickling of code."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path} does not exist; run `dvc repro` so the {made_by} stage makes it first")
@@ -54,8 +54,9 @@ def read_payload(path: str | Path, expected_format: str, made_by: str) -> dict[s
             f"refusing to load {path}: it is not a plain-data checkpoint ({type(exc).__name__}: {first_line}); "
             "only files written by this pipeline are accepted"
         ) from exc
-    if not isinstance(payload, dict) or payload.get("format") != expected_format:
-        raise UserError(f"{path} is not a {expected_format} file; rerun the {made_by} stage that makes it")
+    formats = (expected_format,) if isinstance(expected_format, str) else expected_format
+    if not isinstance(payload, dict) or payload.get("format") not in formats:
+        raise UserError(f"{path} is not a {' or '.join(formats)} file; rerun the {made_by} stage that makes it")
     if payload.get("arch") not in MODELS:
         raise UserError(f"{path} holds unknown architecture {payload.get('arch')!r}; valid: {', '.join(MODELS)}")
     return payload
@@ -75,7 +76,11 @@ def load_classifier(
     path: str | Path, expect_arch: str | None = None, expect_classes: int | None = None
 ) -> tuple[Classifier, dict[str, Any]]:
     """Rebuild the model of a checkpoint, checking it is the architecture and class count the caller expects."""
-    payload = load_checkpoint(path)
+    return classifier_from_payload(path, load_checkpoint(path), expect_arch, expect_classes)
+
+
+def check_header(path: str | Path, payload: dict[str, Any], expect_arch: str | None, expect_classes: int | None) -> None:
+    """Refuse a model of another architecture or class count than the caller's."""
     if expect_arch is not None and payload["arch"] != expect_arch:
         raise UserError(f"{path} holds a {payload['arch']} model, but this stage expects {expect_arch}; check the stage's inputs")
     if expect_classes is not None and payload["num_classes"] != expect_classes:
@@ -83,6 +88,11 @@ def load_classifier(
             f"{path} was trained for {payload['num_classes']} classes, but the data has {expect_classes}; "
             "retrain on this dataset"
         )
+
+
+def classifier_from_payload(path: str | Path, payload: dict[str, Any], expect_arch: str | None = None,
+                            expect_classes: int | None = None) -> tuple[Classifier, dict[str, Any]]:
+    check_header(path, payload, expect_arch, expect_classes)
     model = Classifier(payload["arch"], payload["num_classes"], payload["mean"], payload["std"])
     try:
         model.load_state_dict(payload["state_dict"])

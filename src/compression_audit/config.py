@@ -272,6 +272,44 @@ class SpeedConfig:
 
 
 @dataclass(frozen=True)
+class EvaluateConfig:
+    variants: tuple[str, ...]
+    precision: Literal["fp32", "auto"]
+    bootstrap_resamples: int
+    bootstrap_seed: int
+    alpha: float
+
+    def __post_init__(self) -> None:
+        _check(len(self.variants) >= 1, "variants", "name at least one model to compare with the baseline")
+        _check(len(set(self.variants)) == len(self.variants), "variants", f"names must be distinct, got {list(self.variants)}")
+        _check(100 <= self.bootstrap_resamples <= 100_000, "bootstrap_resamples",
+               f"must be in [100, 100000], got {self.bootstrap_resamples}")
+        _check(self.bootstrap_seed >= 0, "bootstrap_seed", f"must be >= 0, got {self.bootstrap_seed}")
+        _check(0.0 < self.alpha < 0.5, "alpha", f"must be in (0, 0.5), got {self.alpha}")
+
+
+@dataclass(frozen=True)
+class SaliencyConfig:
+    methods: tuple[Literal["saliency", "integrated_gradients", "guided_backprop"], ...]
+    images: int
+    seed: int
+    target: Literal["baseline_prediction", "label", "own_prediction"]
+    batch_size: int
+    precision: Literal["fp32", "auto"]
+    ig_steps: int
+    figure_samples: int
+
+    def __post_init__(self) -> None:
+        _check(len(self.methods) >= 1, "methods", "name at least one method: saliency, integrated_gradients, guided_backprop")
+        _check(len(set(self.methods)) == len(self.methods), "methods", f"methods must be distinct, got {list(self.methods)}")
+        _check(self.images >= 0, "images", f"must be >= 0 (0 = the whole test split), got {self.images}")
+        _check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
+        _check(1 <= self.batch_size <= 65536, "batch_size", f"must be in [1, 65536], got {self.batch_size}")
+        _check(2 <= self.ig_steps <= 1000, "ig_steps", f"must be in [2, 1000], got {self.ig_steps}")
+        _check(0 <= self.figure_samples <= 50, "figure_samples", f"must be in [0, 50], got {self.figure_samples}")
+
+
+@dataclass(frozen=True)
 class Params:
     data: DataConfig
     datasets: dict[str, DatasetConfig]
@@ -282,6 +320,8 @@ class Params:
     prune: PruneConfig
     quantize: QuantizeConfig
     speed: SpeedConfig
+    evaluate: EvaluateConfig
+    saliency: SaliencyConfig
 
     def __post_init__(self) -> None:
         # Imported here: the registries import torch, which params validation should not need first.
@@ -301,6 +341,19 @@ class Params:
         _check(len(self.seeds) >= 1, "seeds", "list at least one seed (the first is the baseline)")
         _check(len(set(self.seeds)) == len(self.seeds), "seeds", f"seeds must be distinct, got {list(self.seeds)}")
         _check(all(s >= 0 for s in self.seeds), "seeds", f"seeds must be >= 0, got {list(self.seeds)}")
+        valid = self.comparable_variants()
+        for i, name in enumerate(self.evaluate.variants):
+            _check(name in valid, f"evaluate.variants[{i}]",
+                   f"{name!r} is not a model this pipeline makes; valid: {', '.join(valid)}")
+
+    def comparable_variants(self) -> tuple[str, ...]:
+        """File stems in models/<dataset>-<model>/ that can be compared with the baseline (seeds[0])."""
+        return (*(f"seed{s}" for s in self.seeds[1:]), "pruned", *self.quantize.variants,
+                f"pruned_{self.quantize.after_pruning}")
+
+    @property
+    def baseline(self) -> str:
+        return f"seed{self.seeds[0]}"
 
     def dataset(self, name: str) -> DatasetConfig:
         if name not in self.datasets:

@@ -171,7 +171,10 @@ def save_quantized(path: str | Path, float_model: Classifier, twin: torch.nn.Mod
 
 def load_quantized(path: str | Path) -> tuple[torch.nn.Module, torch.nn.Module, dict[str, Any]]:
     """(int8 model, fake-quant twin, payload) of a quantized checkpoint."""
-    payload = read_payload(path, QUANTIZED_FORMAT, "quantize")
+    return quantized_from_payload(read_payload(path, QUANTIZED_FORMAT, "quantize"))
+
+
+def quantized_from_payload(payload: dict[str, Any]) -> tuple[torch.nn.Module, torch.nn.Module, dict[str, Any]]:
     spec = QuantSpec(**payload["quant"])
     skeleton = Classifier(payload["arch"], payload["num_classes"], payload["mean"], payload["std"]).eval()
     twin = make_twin_skeleton(skeleton, spec)

@@ -1,0 +1,64 @@
+"""The evaluate stage's work: a variant's predictions against the baseline's -> every pairwise metric of
+DESIGN.md §6 (details JSON), a few headline numbers (metrics JSON) and per-class Δ plot data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from compression_audit.atomic import write_csv, write_json
+from compression_audit.config import Params
+from compression_audit.device import environment
+from compression_audit.errors import UserError
+from compression_audit.metrics import ECE_BINS, compare, headline, largest_class_change
+from compression_audit.predictions import read_predictions
+from compression_audit.progress import log
+
+
+def evaluate_pair(params: Params, dataset: str, arch: str, variant: str, baseline: Path, compared: Path,
+                  details: Path, metrics: Path, per_class_csv: Path) -> dict:
+    params.dataset(dataset)
+    params.model(arch)
+    if variant not in params.evaluate.variants:
+        raise UserError(f"variant {variant!r} is not evaluated; valid: {', '.join(params.evaluate.variants)} "
+                        "(params.yaml: evaluate.variants)")
+    b, b_meta = read_predictions(baseline)
+    c, c_meta = read_predictions(compared)
+    if b_meta["class_names"] != c_meta["class_names"] or not np.array_equal(b.labels, c.labels):
+        raise UserError(f"{baseline} and {compared} are predictions on different test sets; rerun `dvc repro`")
+    cfg = params.evaluate
+    log(f"evaluate {dataset}/{arch}: {variant} vs {params.baseline} on {len(b.labels)} test samples "
+        f"({cfg.bootstrap_resamples} bootstrap resamples per class)")
+    result = compare(b, c, cfg.bootstrap_resamples, cfg.bootstrap_seed, cfg.alpha)
+    names = b_meta["class_names"]
+    for row in result["per_class"]:
+        row["name"] = names[row["class"]]
+    role = "noise floor (another seed's baseline)" if variant.startswith("seed") else "compressed variant"
+    full = {
+        "dataset": dataset, "model": arch, "variant": variant, "role": role,
+        "baseline": params.baseline, "seeds": list(params.seeds),
+        "class_names": names,
+        "config": {"bootstrap_resamples": cfg.bootstrap_resamples, "bootstrap_seed": cfg.bootstrap_seed,
+                   "alpha": cfg.alpha, "ece_bins": ECE_BINS, "interval": "95 % percentile bootstrap, paired per sample",
+                   "test": "exact McNemar per class, Holm-corrected over classes"},
+        "baseline_inference": b_meta["info"].get("inference"),
+        "variant_inference": c_meta["info"].get("inference"),
+        **result,
+        "env": environment({}),
+    }
+    short = headline(result)
+    write_json(details, full)
+    write_csv(per_class_csv, [
+        {"class": r["name"], "delta_pp": round(r["delta_pp"], 4), "ci_low_pp": round(r["ci_low_pp"], 4),
+         "ci_high_pp": round(r["ci_high_pp"], 4), "p_holm": round(r["p_holm"], 6), "significant": int(r["significant"]),
+         "n": r["n"]}
+        for r in result["per_class"] if r["n"]
+    ], ["class", "delta_pp", "ci_low_pp", "ci_high_pp", "p_holm", "significant", "n"])
+    write_json(metrics, short)
+    worst = largest_class_change(result["per_class"])
+    log(f"{dataset}/{arch} {variant}: Δacc {short['delta_accuracy_pp']:+.2f} pp, flips {100 * short['flip_rate']:.2f} % "
+        f"(negative {100 * short['negative_flip_rate']:.2f} %), ΔECE {short['delta_ece']:+.4f}, "
+        f"largest class change {worst['name']} {worst['delta_pp']:+.1f} pp "
+        f"[{worst['ci_low_pp']:+.1f}, {worst['ci_high_pp']:+.1f}], p_holm {worst['p_holm']:.3g}")
+    return short

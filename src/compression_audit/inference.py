@@ -1,0 +1,95 @@
+"""Any saved model (float checkpoint or quantized variant), loaded once and run on its fastest faithful path.
+
+Float models run on the configured device in channels_last memory format, in fp32 by
+default: bf16 is faster on CPUs with native bf16 but changes some predictions itself,
+which would be counted as compression flips. Quantized variants run their real int8
+kernels, which exist on the CPU only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from compression_audit.augment import to_float_nchw
+from compression_audit.checkpoint import FORMAT as FLOAT_FORMAT
+from compression_audit.checkpoint import check_header, classifier_from_payload, read_payload
+from compression_audit.device import Runtime, resolve_runtime
+from compression_audit.perf import images_per_second
+from compression_audit.quantization import QUANTIZED_FORMAT, quantized_from_payload
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    kind: str  # "float" or "int8"
+    runtime: Runtime
+    channels_last: bool
+    payload: dict[str, Any]
+
+    @property
+    def path_name(self) -> str:
+        """How this model executes, in words for metrics files."""
+        if self.kind == "int8":
+            return f"int8 kernels ({self.payload['quant']['backend']}) on cpu"
+        return f"{self.runtime.precision} on {self.runtime.device}{', channels_last' if self.channels_last else ''}"
+
+
+def load_model_file(path: str | Path, expect_arch: str, expect_classes: int, device: str, precision: str,
+                    threads: int = 0) -> LoadedModel:
+    """Load a train/prune checkpoint or a quantize output and place it on its inference path."""
+    payload = read_payload(path, (FLOAT_FORMAT, QUANTIZED_FORMAT), "train, prune or quantize")
+    if payload["format"] == QUANTIZED_FORMAT:
+        check_header(path, payload, expect_arch, expect_classes)
+        int8, _twin, payload = quantized_from_payload(payload)
+        return LoadedModel(int8, "int8", resolve_runtime("cpu", "fp32", threads), False, payload)
+    model, payload = classifier_from_payload(path, payload, expect_arch, expect_classes)
+    runtime = resolve_runtime(device, precision, threads)
+    model = model.to(runtime.device, memory_format=torch.channels_last).eval()
+    return LoadedModel(model, "float", runtime, True, payload)
+
+
+@torch.inference_mode()
+def predict(loaded: LoadedModel, images_nhwc: np.ndarray, batch_size: int) -> tuple[np.ndarray, float]:
+    """(logits (N, K) float32, seconds) for uint8 NHWC images, batched, including transfer and conversion."""
+    runtime = loaded.runtime
+    pinned = runtime.device.type == "cuda"
+    start = time.perf_counter()
+    source = torch.from_numpy(images_nhwc)
+    out = []
+    with runtime.autocast():
+        for lo in range(0, len(source), batch_size):
+            batch = source[lo : lo + batch_size]
+            if pinned:
+                batch = batch.pin_memory()
+            x = to_float_nchw(batch.to(runtime.device, non_blocking=pinned))
+            out.append(loaded.model(x).float().cpu())
+    logits = torch.cat(out).numpy() if out else np.zeros((0, loaded.payload["num_classes"]), np.float32)
+    return logits, time.perf_counter() - start
+
+
+def raw_images_per_second(loaded: LoadedModel, batch_size: int, seconds: float) -> float:
+    """The model's forward pass alone on a device-resident batch: the ceiling evaluation is measured against."""
+    runtime = loaded.runtime
+    return images_per_second(loaded.model, batch_size, seconds, channels_last=loaded.channels_last,
+                             device=runtime.device, autocast=runtime.autocast())
+
+
+def load_differentiable(path: str | Path, expect_arch: str, expect_classes: int, runtime: Runtime) -> tuple[torch.nn.Module, str]:
+    """(model that has gradients, how it is explained) for a float checkpoint or a quantize output.
+
+    int8 kernels have no gradients, so a quantized variant is explained through its fake-quant
+    twin, which computes the same quantized function in float arithmetic.
+    """
+    payload = read_payload(path, (FLOAT_FORMAT, QUANTIZED_FORMAT), "train, prune or quantize")
+    if payload["format"] == QUANTIZED_FORMAT:
+        check_header(path, payload, expect_arch, expect_classes)
+        _int8, twin, payload = quantized_from_payload(payload)
+        return twin.to(runtime.device).eval(), "fake-quant twin of the int8 model"
+    model, _ = classifier_from_payload(path, payload, expect_arch, expect_classes)
+    return model.to(runtime.device, memory_format=torch.channels_last).eval(), "float model"

@@ -1,0 +1,69 @@
+"""The predict stage's work: one saved model of one cell -> per-sample predictions on the full test split
+(Parquet), its own accuracy and calibration, the data DVC plots as a confusion matrix and a reliability
+curve, and evaluation throughput next to the model's raw inference throughput measured in the same run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from compression_audit.atomic import write_csv, write_json
+from compression_audit.config import Params
+from compression_audit.device import environment
+from compression_audit.errors import UserError
+from compression_audit.inference import load_model_file, predict, raw_images_per_second
+from compression_audit.metrics import Predictions, brier_score, expected_calibration_error, reliability
+from compression_audit.predictions import write_predictions
+from compression_audit.prepared import load_prepared
+from compression_audit.progress import log
+
+
+def _check_variant(params: Params, dataset: str, arch: str, variant: str, allow_baseline: bool) -> None:
+    params.dataset(dataset)
+    params.model(arch)
+    valid = ((params.baseline,) if allow_baseline else ()) + params.evaluate.variants
+    if variant not in valid:
+        raise UserError(f"variant {variant!r} is not evaluated; valid: {', '.join(valid)} (params.yaml: evaluate.variants)")
+
+
+def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_path: Path, data_dir: Path,
+                 out: Path, metrics: Path, confusion: Path, reliability_csv: Path) -> dict:
+    _check_variant(params, dataset, arch, variant, allow_baseline=True)
+    data = load_prepared(data_dir)
+    images, labels = data.images["test"], data.labels["test"]
+    loaded = load_model_file(model_path, arch, data.num_classes, params.train.device, params.evaluate.precision,
+                             params.train.threads)
+    log(f"predict {dataset}/{arch} {variant}: {len(labels)} test images, {loaded.path_name}")
+    logits, seconds = predict(loaded, images, params.train.eval_batch_size)
+    raw = raw_images_per_second(loaded, params.train.eval_batch_size, params.speed.seconds)
+    preds = Predictions(labels=labels.astype(np.int64), logits=logits)
+    conf, correct = preds.confidence, preds.correct
+    eval_rate = len(labels) / seconds if seconds > 0 else float("nan")
+    summary = {
+        "n": int(len(labels)),
+        "accuracy": round(float(correct.mean()), 6),
+        "ece": round(expected_calibration_error(conf, correct), 6),
+        "brier": round(brier_score(preds.probs, preds.labels), 6),
+        "mean_confidence": round(float(conf.mean()), 6),
+        "inference": loaded.path_name,
+        "eval_images_per_s": round(eval_rate, 1),
+        "raw_images_per_s": round(raw, 1),
+        "eval_vs_raw": round(eval_rate / raw, 3),
+        "batch_size": params.train.eval_batch_size,
+        "env": environment(loaded.runtime.describe()),
+    }
+    info = {"dataset": dataset, "model": arch, "variant": variant, "source": str(model_path),
+            **{k: v for k, v in summary.items() if k != "env"}}
+    write_predictions(out, variant, preds, data.class_names, info)
+    names = data.class_names
+    write_csv(confusion, [{"actual": names[a], "predicted": names[p]} for a, p in zip(labels, preds.prediction)],
+              ["actual", "predicted"])
+    write_csv(reliability_csv, [
+        {"confidence": round(r["confidence"], 6), "accuracy": round(r["accuracy"], 6), "count": r["count"]}
+        for r in reliability(conf, correct) if r["count"]
+    ], ["confidence", "accuracy", "count"])
+    write_json(metrics, summary)
+    log(f"{dataset}/{arch} {variant}: accuracy {summary['accuracy']:.4f}, ECE {summary['ece']:.4f}; "
+        f"{eval_rate:.0f} images/s evaluated vs {raw:.0f} raw ({summary['eval_vs_raw']:.2f}) -> {out}")
+    return summary

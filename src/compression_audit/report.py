@@ -1,0 +1,120 @@
+"""The report stage's data: everything the report shows, read from the stages' declared outputs.
+
+Nothing here recomputes a metric; it gathers the train, prune, quantize, evaluate and saliency
+outputs of every cell into one structure and names any missing file with the stage that makes it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from compression_audit.config import Params
+from compression_audit.errors import UserError
+
+# The study's headline findings (SafeAI 2022), as DESIGN.md §1 and the report's "study vs this run" table state them.
+STUDY = {
+    "accuracy_drop_pp": 1.0,  # compressed models lose < 1 pp of test accuracy
+    "pruned_fraction": 0.725,  # up to 72.5 % of weights pruned within that tolerance
+    "flip_rate": 0.075,  # at most 7.5 % of test predictions change
+    "class_change_pp": 15.0,  # per-class accuracy changes up to 15 pp
+    "saliency_mad_pct": 7.5,  # saliency maps differ by ~7.5 % (MAD)
+}
+
+
+@dataclass
+class Comparison:
+    variant: str
+    details: dict[str, Any]
+    headline: dict[str, Any]
+    saliency: dict[str, Any] | None = None  # saliency details
+    saliency_samples: pd.DataFrame | None = None
+    saliency_figure: Path | None = None
+
+    @property
+    def is_noise_floor(self) -> bool:
+        return self.variant.startswith("seed")
+
+
+@dataclass
+class Cell:
+    dataset: str
+    model: str
+    train: dict[int, dict[str, Any]]
+    prune: dict[str, Any]
+    quantize: dict[str, dict[str, Any]]
+    comparisons: dict[str, Comparison] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}-{self.model}"
+
+    @property
+    def noise_floor(self) -> Comparison | None:
+        return next((c for c in self.comparisons.values() if c.is_noise_floor), None)
+
+    @property
+    def compressed(self) -> list[Comparison]:
+        return [c for c in self.comparisons.values() if not c.is_noise_floor]
+
+
+def _json(path: Path, stage: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise UserError(f"{path} is missing; run `dvc repro` so the {stage} stage makes it before the report")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path} is not valid JSON ({exc}); rerun the {stage} stage that makes it") from exc
+
+
+def collect(params: Params, reports: Path) -> list[Cell]:
+    """Every cell of params.yaml's datasets x models with all its evaluated variants."""
+    cells = []
+    for dataset in params.datasets:
+        for model in params.models:
+            name = f"{dataset}-{model}"
+            train = {s: _json(reports / "train" / f"{name}-seed{s}.json", "train") for s in params.seeds}
+            prune = _json(reports / "prune" / f"{name}.json", "prune")
+            quant_names = [*params.quantize.variants, f"pruned_{params.quantize.after_pruning}"]
+            quantize = {q: _json(reports / "quantize" / f"{name}-{q}.json", "quantize") for q in quant_names}
+            cell = Cell(dataset, model, train, prune, quantize)
+            for variant in params.evaluate.variants:
+                ev = reports / "evaluate" / name
+                sal = reports / "saliency" / name
+                samples_path = sal / f"{variant}-samples.parquet"
+                if not samples_path.is_file():
+                    raise UserError(f"{samples_path} is missing; run `dvc repro` so the saliency stage makes it before the report")
+                cell.comparisons[variant] = Comparison(
+                    variant=variant,
+                    details=_json(ev / f"{variant}-details.json", "evaluate"),
+                    headline=_json(ev / f"{variant}.json", "evaluate"),
+                    saliency=_json(sal / f"{variant}-details.json", "saliency"),
+                    saliency_samples=pd.read_parquet(samples_path),
+                    saliency_figure=sal / f"{variant}.png",
+                )
+            cells.append(cell)
+    return cells
+
+
+def size_and_speed(cell: Cell, variant: str) -> tuple[int | None, float | None, float | None]:
+    """(bytes on disk, sparsity, CPU images/s at the speed batch) of a variant, from the prune and quantize outputs."""
+    if variant.startswith("seed"):
+        return None, None, None
+    if variant == "pruned":
+        p = cell.prune
+        return p.get("sparse_size_bytes", p["size_bytes"]), p["sparsity"], p["images_per_s_large_batch"]
+    q = cell.quantize.get(variant)
+    if q is None:
+        return None, None, None
+    return q["size_bytes"], q.get("source_sparsity"), q["images_per_s_large_batch"]
+
+
+def baseline_size_and_speed(cell: Cell) -> tuple[int | None, float | None]:
+    for name, q in cell.quantize.items():
+        if not name.startswith("pruned_"):
+            return q["source_size_bytes"], q["source_images_per_s_large_batch"]
+    return None, None

@@ -1,0 +1,33 @@
+"""predict stage: one saved model of a cell -> per-sample test predictions (Parquet), metrics, plot data."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from compression_audit.cli import DataOption, DatasetOption, MetricsOption, ModelOption, ParamsOption, user_errors_exit
+from compression_audit.config import load_params
+from compression_audit.predict import predict_cell
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+@user_errors_exit
+def main(
+    dataset: DatasetOption,
+    model: ModelOption,
+    variant: Annotated[str, typer.Option(help="The baseline (seedN) or a name in params.yaml's evaluate.variants.")],
+    source: Annotated[Path, typer.Option(help="Model file: a train/prune checkpoint or a quantize output.")],
+    data: DataOption,
+    out: Annotated[Path, typer.Option(help="Predictions Parquet file to write.")],
+    metrics: MetricsOption,
+    confusion: Annotated[Path, typer.Option(help="CSV of (actual, predicted) class names per test sample to write.")],
+    reliability: Annotated[Path, typer.Option(help="CSV of the reliability curve (15 confidence bins) to write.")],
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    predict_cell(load_params(params), dataset, model, variant, source, data, out, metrics, confusion, reliability)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,27 @@
+"""report stage: the HTML report and Markdown summary, from the other stages' declared outputs only."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from compression_audit.cli import ParamsOption, user_errors_exit
+from compression_audit.config import load_params
+from compression_audit.report_page import build_report
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+@user_errors_exit
+def main(
+    reports: Annotated[Path, typer.Option(help="Directory holding the train/prune/quantize/evaluate/saliency outputs.")],
+    html: Annotated[Path, typer.Option(help="Self-contained HTML report to write.")],
+    markdown: Annotated[Path, typer.Option(help="Markdown summary to write.")],
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    build_report(load_params(params), reports, html, markdown)
+
+
+if __name__ == "__main__":
+    app()

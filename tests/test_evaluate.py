@@ -1,0 +1,155 @@
+"""predict and evaluate stages' work on small real models: files, known answers, clean refusals."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from conftest import REPO
+from test_quantization import trained_like
+
+from compression_audit.checkpoint import save_checkpoint
+from compression_audit.config import load_params
+from compression_audit.datasets import DATASETS
+from compression_audit.errors import UserError
+from compression_audit.evaluate import evaluate_pair
+from compression_audit.metrics import Predictions
+from compression_audit.predict import predict_cell
+from compression_audit.predictions import read_predictions, write_predictions
+from compression_audit.prepared import PreparedData, save_prepared
+from compression_audit.quantization import QuantSpec, calibrate_twin, convert_to_int8, save_quantized
+
+NAMES = DATASETS["cifar10"].class_names
+
+
+@pytest.fixture
+def cell(tmp_path):
+    rng = np.random.default_rng(0)
+    images = {s: rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8) for s, n in (("train", 40), ("val", 64), ("test", 300))}
+    labels = {s: rng.integers(0, 10, len(images[s])).astype(np.int64) for s in images}
+    data = PreparedData("cifar10", NAMES, images, labels, (0.5,) * 3, (0.25,) * 3)
+    save_prepared(tmp_path / "data", data, {})
+    base = trained_like("lenet5", seed=0)
+    save_checkpoint(tmp_path / "seed0.pt", base, NAMES, {})
+    save_checkpoint(tmp_path / "seed1.pt", trained_like("lenet5", seed=1), NAMES, {})
+    spec = QuantSpec(8, 8)
+    twin = calibrate_twin(base, spec, torch.from_numpy(images["val"]), 32)
+    int8 = convert_to_int8(twin, spec)
+    save_quantized(tmp_path / "w8a8.pt", base, twin, int8, spec, NAMES, {})
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["train"]["device"] = "cpu"
+    raw["speed"]["seconds"] = 0.05
+    raw["evaluate"]["bootstrap_resamples"] = 200
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    return tmp_path, load_params(tmp_path / "params.yaml"), data, base, int8
+
+
+def run_predict(root, params, variant):
+    out = root / "pred"
+    return predict_cell(params, "cifar10", "lenet5", variant, root / f"{variant}.pt", root / "data",
+                        out / f"{variant}.parquet", out / f"{variant}.json", out / f"{variant}-confusion.csv",
+                        out / f"{variant}-reliability.csv")
+
+
+def test_predictions_match_the_model_and_open_in_pandas(cell):
+    root, params, data, base, int8 = cell
+    summary = run_predict(root, params, "seed0")
+    x = torch.from_numpy(data.images["test"]).permute(0, 3, 1, 2).float() / 255
+    with torch.no_grad():
+        expected = base(x).argmax(1).numpy()
+    df = pd.read_parquet(root / "pred" / "seed0.parquet")
+    assert list(df.columns) == ["sample", "variant", "label", "prediction", "confidence", "p_true", "entropy", "probs", "logits"]
+    assert len(df) == 300 and (df["prediction"].to_numpy() == expected).all()
+    assert (df["label"].to_numpy() == data.labels["test"]).all()
+    probs = np.stack(df["probs"].to_numpy())
+    assert probs.shape == (300, 10) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert np.allclose(df["p_true"], probs[np.arange(300), df["label"]], atol=1e-6)
+    assert np.allclose(df["confidence"], probs.max(1), atol=1e-6)
+    assert summary["accuracy"] == pytest.approx(float((expected == data.labels["test"]).mean()), abs=1e-6)
+    confusion = pd.read_csv(root / "pred" / "seed0-confusion.csv")
+    assert len(confusion) == 300 and set(confusion["actual"]) <= set(NAMES)
+    assert summary["eval_images_per_s"] > 0 and summary["raw_images_per_s"] > 0
+
+
+def test_quantized_variant_runs_its_int8_kernels(cell):
+    root, params, data, base, int8 = cell
+    summary = run_predict(root, params, "w8a8")
+    assert summary["inference"].startswith("int8 kernels")
+    x = torch.from_numpy(data.images["test"]).permute(0, 3, 1, 2).float() / 255
+    with torch.no_grad():
+        expected = int8(x).argmax(1).numpy()
+    preds, meta = read_predictions(root / "pred" / "w8a8.parquet")
+    assert (preds.prediction == expected).all()
+    assert meta["variant"] == "w8a8" and meta["class_names"] == list(NAMES)
+
+
+def test_evaluate_pair_writes_details_metrics_and_plot_data(cell):
+    root, params, *_ = cell
+    for v in ("seed0", "seed1"):
+        run_predict(root, params, v)
+    out = root / "eval"
+    short = evaluate_pair(params, "cifar10", "lenet5", "seed1", root / "pred" / "seed0.parquet", root / "pred" / "seed1.parquet",
+                          out / "seed1-details.json", out / "seed1.json", out / "seed1-per-class.csv")
+    details = json.loads((out / "seed1-details.json").read_text())
+    assert json.loads((out / "seed1.json").read_text()) == short
+    assert set(short) == {"accuracy", "delta_accuracy_pp", "flip_rate", "negative_flip_rate", "delta_ece",
+                          "max_class_delta_pp", "significant_classes"}
+    assert details["role"].startswith("noise floor") and details["n"] == 300
+    b, _ = read_predictions(root / "pred" / "seed0.parquet")
+    c, _ = read_predictions(root / "pred" / "seed1.parquet")
+    assert details["flips"] == int((b.prediction != c.prediction).sum())
+    assert sum(map(sum, details["flip_matrix"])) == details["flips"]
+    per_class = pd.read_csv(out / "seed1-per-class.csv")
+    assert list(per_class["class"]) == list(NAMES)
+    assert "NaN" not in (out / "seed1-details.json").read_text()
+
+
+def test_model_against_a_copy_of_itself_is_exactly_zero(cell):
+    root, params, *_ = cell
+    shutil.copy(root / "seed0.pt", root / "seed1.pt")
+    for v in ("seed0", "seed1"):
+        run_predict(root, params, v)
+    out = root / "eval"
+    short = evaluate_pair(params, "cifar10", "lenet5", "seed1", root / "pred" / "seed0.parquet", root / "pred" / "seed1.parquet",
+                          out / "d.json", out / "m.json", out / "c.csv")
+    details = json.loads((out / "d.json").read_text())
+    assert short["flip_rate"] == 0.0 and short["delta_accuracy_pp"] == 0.0 and details["mean_kl"] == 0.0
+
+
+def test_unknown_variant_is_refused_before_any_work(cell):
+    root, params, *_ = cell
+    with pytest.raises(UserError, match="valid: seed0, seed1, pruned"):
+        predict_cell(params, "cifar10", "lenet5", "w3a8", root / "seed0.pt", root / "data", root / "p.parquet",
+                     root / "p.json", root / "c.csv", root / "r.csv")
+    assert not any((root / n).exists() for n in ("p.parquet", "p.json", "c.csv", "r.csv"))
+
+
+def test_wrong_architecture_is_refused(cell):
+    root, params, *_ = cell
+    with pytest.raises(UserError, match="holds a lenet5 model, but this stage expects resnet18"):
+        predict_cell(params, "cifar10", "resnet18", "seed0", root / "seed0.pt", root / "data", root / "p.parquet",
+                     root / "p.json", root / "c.csv", root / "r.csv")
+    assert not (root / "p.parquet").exists()
+
+
+def test_predictions_on_different_test_sets_are_refused(tmp_path, cell):
+    root, params, *_ = cell
+    a = Predictions(labels=np.array([0, 1, 2]), logits=np.zeros((3, 10), np.float32))
+    b = Predictions(labels=np.array([0, 1, 1]), logits=np.zeros((3, 10), np.float32))
+    write_predictions(tmp_path / "a.parquet", "seed0", a, NAMES, {})
+    write_predictions(tmp_path / "b.parquet", "w8a8", b, NAMES, {})
+    with pytest.raises(UserError, match="different test sets"):
+        evaluate_pair(params, "cifar10", "lenet5", "w8a8", tmp_path / "a.parquet", tmp_path / "b.parquet",
+                      tmp_path / "d.json", tmp_path / "m.json", tmp_path / "c.csv")
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_evaluate_variants_are_validated_against_what_the_pipeline_makes(tmp_path):
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["evaluate"]["variants"] = ["seed1", "w2a8"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(UserError, match=r"evaluate.variants\[1\]: 'w2a8' is not a model this pipeline makes; valid: seed1, pruned"):
+        load_params(tmp_path / "params.yaml")
