@@ -18,9 +18,10 @@ def main(
     reports: Annotated[Path, typer.Option(help="Directory holding the train/prune/quantize/evaluate/saliency outputs.")],
     html: Annotated[Path, typer.Option(help="Self-contained HTML report to write.")],
     markdown: Annotated[Path, typer.Option(help="Markdown summary to write.")],
+    metrics: Annotated[Path, typer.Option(help="Compact metrics JSON (per cell and variant) to write.")],
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
-    build_report(load_params(params), reports, html, markdown)
+    build_report(load_params(params), reports, html, markdown, metrics)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """The real pipeline under real DVC: `dvc repro` on a tiny configuration in a temporary git repo,
 then `dvc exp run -S` on a training parameter, which must rerun only the cells downstream of it."""
 
+import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -107,7 +109,7 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
             combined = json.loads((work / f"reports/quantize/{d}-{m}-pruned_w8a8.json").read_text())
             assert combined["zeros_kept"] == 1.0 and combined["source_sparsity"] == pruned["sparsity"]
             n_test = 20 if d == "cifar10" else 43
-            preds = pd.read_parquet(work / f"reports/predict/{d}-{m}")  # every variant, long format
+            preds = pd.read_parquet(work / f"reports/predictions/{d}-{m}")  # every variant, long format
             assert len(preds) == 6 * n_test and preds["probs"].iloc[0].shape == (classes,)
             floor = json.loads((work / f"reports/evaluate/{d}-{m}/seed1-details.json").read_text())
             assert floor["n"] == n_test and floor["role"].startswith("noise floor") and len(floor["per_class"]) == classes
@@ -117,6 +119,45 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
             assert 0.0 <= sal["saliency"]["mad_pct"] <= 100.0
             assert (work / f"reports/saliency/{d}-{m}/w4a8.png").stat().st_size > 10_000
     assert not list(work.glob("models/*/*.resume.pt"))  # finished runs leave no resume state
+    check_report(work / "reports/report/index.html")
+    summary = (work / "reports/report/summary.md").read_text()
+    assert "## Study vs this run" in summary and "nan" not in summary.lower()
+    metrics = json.loads((work / "reports/report/metrics.json").read_text())
+    assert set(metrics) == {"cifar10-lenet5", "gtsrb-lenet5"} and set(metrics["gtsrb-lenet5"]["w4a8"]) == {
+        "d_acc_pp", "flip_pct", "class_pp", "mad_pct"}
+
+
+def check_report(path):
+    """The report's structure: every section, every figure embedded and decodable, no NaN, no empty table."""
+    page = path.read_text()
+    for section in ("overview", "study", "overall", "classes", "confusion", "confidence", "calibration", "saliency"):
+        assert f'id="{section}"' in page, section
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) >= 2 * 5  # per cell: class, confusion, confidence, reliability, saliency figures (+ grids)
+    for data in images:
+        assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+    text = re.sub(r'src="data:[^"]+"', "", page)  # base64 payloads contain any letter sequence
+    assert "NaN" not in text and ">nan<" not in text.lower() and "None" not in text
+    assert "<tbody></tbody>" not in text
+    assert not re.findall(r'src="(?!data:)', page)  # self-contained: nothing to fetch
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="headless Chromium (Debian's chromium package) not installed")
+def test_report_renders_in_headless_chromium(repo, tmp_path):
+    work, _ = repo
+    shot = tmp_path / "report.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,1000",
+                    f"--screenshot={shot}", (work / "reports/report/index.html").as_uri()],
+                   capture_output=True, timeout=180, check=True)
+    pixels = plt_image(shot)
+    assert pixels.shape[0] == 1000 and pixels.shape[1] == 1400
+    assert pixels.std() > 10  # not a blank page: text, tables and figures rendered
+
+
+def plt_image(path):
+    from matplotlib.image import imread
+
+    return (imread(path)[..., :3] * 255).astype(int)
 
 
 def test_second_repro_does_nothing(repo):
@@ -138,9 +179,10 @@ def test_exp_run_reruns_only_downstream_cells(repo):
     out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "prune.amount=0.5")
     # never train, quantize the unpruned baseline, or re-evaluate the variants that do not involve pruning
     assert ran(out) == cells("prune") | cells("quantize_pruned") | evaluated(variants=("-pruned", "-pruned_w8a8")) | {"report"}
-    diff = sh(work, str(BIN / "dvc"), "metrics", "diff", "--no-pager", "--md")
-    assert "reports/evaluate/cifar10-lenet5/pruned.json" in diff and "flip_rate" in diff
-    assert "reports/evaluate/cifar10-lenet5/w8a8.json" not in diff  # untouched variants do not show up
+    diff = sh(work, str(BIN / "dvc"), "metrics", "diff", "--no-pager", "--md", "--all")
+    assert "cifar10-lenet5.pruned.flip_pct" in diff and "cifar10-lenet5.pruned.d_acc_pp" in diff
+    changed = sh(work, str(BIN / "dvc"), "metrics", "diff", "--no-pager", "--md")
+    assert "cifar10-lenet5.w8a8." not in changed  # variants without pruning did not change
     out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "quantize.variants.w4a8.weight_bits=8")
     assert ran(out) == cells("quantize", suffixes=("-w4a8",)) | evaluated(variants=("-w4a8",)) | {"report"}
     assert json.loads((work / "reports/prune/gtsrb-lenet5.json").read_text())["amount"] == 0.5

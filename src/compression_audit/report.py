@@ -71,12 +71,20 @@ def _json(path: Path, stage: str) -> dict[str, Any]:
         raise UserError(f"{path} is not valid JSON ({exc}); rerun the {stage} stage that makes it") from exc
 
 
-def collect(params: Params, reports: Path) -> list[Cell]:
-    """Every cell of params.yaml's datasets x models with all its evaluated variants."""
-    cells = []
+def collect(params: Params, reports: Path) -> tuple[list[Cell], list[str]]:
+    """(cells, what was not run) for params.yaml's datasets x models and evaluate.variants.
+
+    A cell whose baseline was never trained, or a variant that was never evaluated (a user ran
+    `dvc repro` on a subset of stages), is listed as not run; an evaluated variant that
+    lacks another stage's output is an error naming the file and the stage that makes it.
+    """
+    cells, not_run = [], []
     for dataset in params.datasets:
         for model in params.models:
             name = f"{dataset}-{model}"
+            if not (reports / "train" / f"{name}-seed{params.seeds[0]}.json").is_file():
+                not_run.append(name)
+                continue
             train = {s: _json(reports / "train" / f"{name}-seed{s}.json", "train") for s in params.seeds}
             prune = _json(reports / "prune" / f"{name}.json", "prune")
             quant_names = [*params.quantize.variants, f"pruned_{params.quantize.after_pruning}"]
@@ -85,6 +93,9 @@ def collect(params: Params, reports: Path) -> list[Cell]:
             for variant in params.evaluate.variants:
                 ev = reports / "evaluate" / name
                 sal = reports / "saliency" / name
+                if not (ev / f"{variant}.json").is_file():
+                    not_run.append(f"{name} {variant}")  # never evaluated (a partial `dvc repro`)
+                    continue
                 samples_path = sal / f"{variant}-samples.parquet"
                 if not samples_path.is_file():
                     raise UserError(f"{samples_path} is missing; run `dvc repro` so the saliency stage makes it before the report")
@@ -96,8 +107,13 @@ def collect(params: Params, reports: Path) -> list[Cell]:
                     saliency_samples=pd.read_parquet(samples_path),
                     saliency_figure=sal / f"{variant}.png",
                 )
-            cells.append(cell)
-    return cells
+            if cell.comparisons:
+                cells.append(cell)
+            else:
+                not_run.append(name)
+    if not cells:
+        raise UserError(f"no cell has a trained baseline under {reports}/train; run `dvc repro` first")
+    return cells, not_run
 
 
 def size_and_speed(cell: Cell, variant: str) -> tuple[int | None, float | None, float | None]:

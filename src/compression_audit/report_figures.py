@@ -29,7 +29,7 @@ def class_heatmap(cell: Cell) -> bytes:
     delta = np.array([[r["delta_pp"] if r["delta_pp"] is not None else np.nan for r in c.details["per_class"]] for c in comps])
     sig = np.array([[r["significant"] for r in c.details["per_class"]] for c in comps])
     limit = max(5.0, float(np.nanmax(np.abs(delta)))) if delta.size else 5.0
-    width = min(22.0, 2.5 + 0.32 * len(names))
+    width = min(22.0, max(8.0, 2.5 + 0.32 * len(names)))
     fig = Figure(figsize=(width, 1.2 + 0.45 * len(comps)), layout="constrained")
     ax = fig.subplots()
     im = ax.imshow(delta, cmap="coolwarm_r", vmin=-limit, vmax=limit, aspect="auto")
@@ -38,7 +38,7 @@ def class_heatmap(cell: Cell) -> bytes:
     ax.set_yticks(range(len(comps)), [_label(c.variant) for c in comps], fontsize=8)
     ax.set_xticks(range(len(names)), [n[:18] for n in names], rotation=70, ha="right", fontsize=7)
     fig.colorbar(im, ax=ax, label="Δ recall (pp)", shrink=0.9)
-    ax.set_title(f"{cell.name}: per-class accuracy change vs baseline (* = significant after Holm)", fontsize=10)
+    ax.set_title(f"{cell.name}: Δ recall per class vs baseline (* significant after Holm)", fontsize=10)
     return _png(fig)
 
 
@@ -59,6 +59,10 @@ def confusion_changes(cell: Cell) -> bytes:
         ax.set_xlabel("predicted", fontsize=8)
         ax.set_ylabel("true", fontsize=8)
         ax.tick_params(labelsize=6)
+        if k <= 12:  # names fit; GTSRB's 43 stay indices (the tables below name the classes)
+            names = [n[:10] for n in c.details["class_names"]]
+            ax.set_xticks(range(k), names, rotation=60, ha="right")
+            ax.set_yticks(range(k), names)
         fig.colorbar(im, ax=ax, shrink=0.8)
     for ax in axes[len(comps):]:
         ax.set_axis_off()

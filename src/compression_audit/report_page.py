@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from compression_audit import report_figures as figs
-from compression_audit.atomic import write_text
+from compression_audit.atomic import write_json, write_text
 from compression_audit.config import Params
 from compression_audit.progress import log
 from compression_audit.report import STUDY, Cell, baseline_size_and_speed, collect, size_and_speed
@@ -165,8 +165,25 @@ def study_rows(params: Params, cells: list[Cell], method: str) -> list[tuple[lis
     return rows
 
 
-def build_report(params: Params, reports: Path, html_out: Path, markdown_out: Path) -> None:
-    cells = collect(params, reports)
+def summary_metrics(cells: list[Cell], method: str) -> dict:
+    """The few numbers per cell and variant that `dvc exp show` and `dvc metrics diff` display."""
+    out = {}
+    for cell in cells:
+        entry = {"baseline_acc": round(100 * next(iter(cell.comparisons.values())).details["accuracy_b"], 2)}
+        for c in cell.comparisons.values():
+            worst, mad = _worst_class(c), _mad(c, method)
+            entry[c.variant] = {
+                "d_acc_pp": round(c.headline["delta_accuracy_pp"], 2),
+                "flip_pct": round(100 * c.headline["flip_rate"], 2),
+                "class_pp": round(worst["delta_pp"], 1) if worst else None,
+                "mad_pct": round(mad["mean"], 2) if mad and mad["mean"] is not None else None,
+            }
+        out[cell.name] = entry
+    return out
+
+
+def build_report(params: Params, reports: Path, html_out: Path, markdown_out: Path, metrics_out: Path) -> None:
+    cells, not_run = collect(params, reports)
     method = params.saliency.methods[0]
     context = _context(params, cells)
     log(f"report: {len(cells)} cells x {len(params.evaluate.variants)} comparisons")
@@ -185,7 +202,9 @@ def build_report(params: Params, reports: Path, html_out: Path, markdown_out: Pa
     amounts = ", ".join(f"{c.name} {100 * c.prune['amount']:.1f} %" for c in cells)
     parts.append(f'<h2 id="overview">What was measured</h2><p>{len(cells)} cells (dataset × model), each compared with '
                  f"its baseline in {len(params.evaluate.variants)} ways. {html.escape(cfg)}</p>"
-                 f"<p>Pruned fraction per cell: {html.escape(amounts)}. Train seeds: {list(params.seeds)}.</p>")
+                 f"<p>Pruned fraction per cell: {html.escape(amounts)}. Train seeds: {list(params.seeds)}.</p>"
+                 + (f"<p><b>Not run</b> (no trained baseline; run <code>dvc repro</code> for them): "
+                    f"{html.escape(', '.join(not_run))}.</p>" if not_run else ""))
     parts.append('<h2 id="study">Study vs this run</h2>'
                  "<p>Each headline figure of the study (SafeAI 2022) beside this run's range over cells, per variant, "
                  "and the same measure between two baselines that differ only in their seed: a change is only "
@@ -259,7 +278,8 @@ def build_report(params: Params, reports: Path, html_out: Path, markdown_out: Pa
     page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>compression-audit report</title>"
             f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>\n")
     write_text(html_out, page)
-    write_text(markdown_out, markdown(study_header, study, overall, context, cfg))
+    write_text(markdown_out, markdown(study_header, study, overall, context, cfg, not_run))
+    write_json(metrics_out, summary_metrics(cells, method))
     log(f"report -> {html_out} ({len(page) / 1e6:.1f} MB), {markdown_out}")
 
 
@@ -267,13 +287,14 @@ def _plain(cell: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", cell)).replace("|", "/")
 
 
-def markdown(study_header, study, overall, context: str, cfg: str) -> str:
+def markdown(study_header, study, overall, context: str, cfg: str, not_run: list[str]) -> str:
     def table(header, rows):
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(_plain(c) or " " for c in cells) + " |" for cells, _ in rows]
         return "\n".join(lines)
 
-    return (f"# What did compression change?\n\n{context}\n\n{cfg}\n\n## Study vs this run\n\n"
+    missing = f"Not run (no trained baseline): {', '.join(not_run)}.\n\n" if not_run else ""
+    return (f"# What did compression change?\n\n{context}\n\n{cfg}\n\n{missing}## Study vs this run\n\n"
             f"{table(study_header, study)}\n\n## Overall impact\n\n{table(OVERALL_HEADER, overall)}\n\n"
             "▲ = flip rate above the cell's noise floor; * = per-class change significant after Holm correction.\n"
             "The HTML report (index.html) has the class-level, confusion, confidence, calibration and saliency sections.\n")
