@@ -179,9 +179,9 @@ def test_exp_run_reruns_only_downstream_cells(repo):
     out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "prune.amount=0.5")
     # never train, quantize the unpruned baseline, or re-evaluate the variants that do not involve pruning
     assert ran(out) == cells("prune") | cells("quantize_pruned") | evaluated(variants=("-pruned", "-pruned_w8a8")) | {"report"}
-    diff = sh(work, str(BIN / "dvc"), "metrics", "diff", "--no-pager", "--md", "--all")
+    diff = sh(work, str(BIN / "dvc"), "metrics", "diff", "--md", "--all")
     assert "cifar10-lenet5.pruned.flip_pct" in diff and "cifar10-lenet5.pruned.d_acc_pp" in diff
-    changed = sh(work, str(BIN / "dvc"), "metrics", "diff", "--no-pager", "--md")
+    changed = sh(work, str(BIN / "dvc"), "metrics", "diff", "--md")
     assert "cifar10-lenet5.w8a8." not in changed  # variants without pruning did not change
     out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "quantize.variants.w4a8.weight_bits=8")
     assert ran(out) == cells("quantize", suffixes=("-w4a8",)) | evaluated(variants=("-w4a8",)) | {"report"}
