@@ -85,7 +85,8 @@ def collect(params: Params, reports: Path) -> tuple[list[Cell], list[str]]:
             if not (reports / "train" / f"{name}-seed{params.seeds[0]}.json").is_file():
                 not_run.append(name)
                 continue
-            train = {s: _json(reports / "train" / f"{name}-seed{s}.json", "train") for s in params.seeds}
+            train = {s: _json(reports / "train" / f"{name}-seed{s}.json", "train") for s in params.seeds
+                     if (reports / "train" / f"{name}-seed{s}.json").is_file() or s == params.seeds[0]}
             prune = _json(reports / "prune" / f"{name}.json", "prune")
             quant_names = [*params.quantize.variants, f"pruned_{params.quantize.after_pruning}"]
             quantize = {q: _json(reports / "quantize" / f"{name}-{q}.json", "quantize") for q in quant_names}
