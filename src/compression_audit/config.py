@@ -355,6 +355,14 @@ class Params:
     def baseline(self) -> str:
         return f"seed{self.seeds[0]}"
 
+    def check_cell_variant(self, dataset: str, model: str, variant: str, allow_baseline: bool = False) -> None:
+        """Refuse a dataset, model or compared variant that params.yaml does not name, listing the valid ones."""
+        self.dataset(dataset)
+        self.model(model)
+        valid = ((self.baseline,) if allow_baseline else ()) + self.evaluate.variants
+        if variant not in valid:
+            raise ConfigError(f"variant {variant!r} is not evaluated; valid: {', '.join(valid)} (params.yaml: evaluate.variants)")
+
     def dataset(self, name: str) -> DatasetConfig:
         if name not in self.datasets:
             raise ConfigError(f"dataset {name!r} is not in params.yaml's datasets; valid: {', '.join(self.datasets)}")

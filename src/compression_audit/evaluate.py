@@ -18,11 +18,7 @@ from compression_audit.progress import log
 
 def evaluate_pair(params: Params, dataset: str, arch: str, variant: str, baseline: Path, compared: Path,
                   details: Path, metrics: Path, per_class_csv: Path) -> dict:
-    params.dataset(dataset)
-    params.model(arch)
-    if variant not in params.evaluate.variants:
-        raise UserError(f"variant {variant!r} is not evaluated; valid: {', '.join(params.evaluate.variants)} "
-                        "(params.yaml: evaluate.variants)")
+    params.check_cell_variant(dataset, arch, variant)
     b, b_meta = read_predictions(baseline)
     c, c_meta = read_predictions(compared)
     if b_meta["class_names"] != c_meta["class_names"] or not np.array_equal(b.labels, c.labels):

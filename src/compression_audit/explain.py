@@ -96,11 +96,7 @@ def saliency_baseline(params: Params, dataset: str, arch: str, model_path: Path,
 def saliency_variant(params: Params, dataset: str, arch: str, variant: str, model_path: Path, baseline_maps: Path,
                      baseline_predictions: Path, variant_predictions: Path, data_dir: Path, out: Path, samples: Path,
                      details: Path, metrics: Path, figure: Path) -> dict:
-    params.dataset(dataset)
-    params.model(arch)
-    if variant not in params.evaluate.variants:
-        raise UserError(f"variant {variant!r} is not evaluated; valid: {', '.join(params.evaluate.variants)} "
-                        "(params.yaml: evaluate.variants)")
+    params.check_cell_variant(dataset, arch, variant)
     b_maps, indices, targets, b_meta = load_maps(baseline_maps)
     missing = sorted(set(params.saliency.methods) - set(b_maps))
     if missing:

@@ -11,7 +11,6 @@ import numpy as np
 from compression_audit.atomic import write_csv, write_json
 from compression_audit.config import Params
 from compression_audit.device import environment
-from compression_audit.errors import UserError
 from compression_audit.inference import load_model_file, predict, raw_images_per_second
 from compression_audit.metrics import Predictions, brier_score, expected_calibration_error, reliability
 from compression_audit.predictions import write_predictions
@@ -19,17 +18,9 @@ from compression_audit.prepared import load_prepared
 from compression_audit.progress import log
 
 
-def _check_variant(params: Params, dataset: str, arch: str, variant: str, allow_baseline: bool) -> None:
-    params.dataset(dataset)
-    params.model(arch)
-    valid = ((params.baseline,) if allow_baseline else ()) + params.evaluate.variants
-    if variant not in valid:
-        raise UserError(f"variant {variant!r} is not evaluated; valid: {', '.join(valid)} (params.yaml: evaluate.variants)")
-
-
 def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_path: Path, data_dir: Path,
                  out: Path, metrics: Path, confusion: Path, reliability_csv: Path) -> dict:
-    _check_variant(params, dataset, arch, variant, allow_baseline=True)
+    params.check_cell_variant(dataset, arch, variant, allow_baseline=True)
     data = load_prepared(data_dir)
     images, labels = data.images["test"], data.labels["test"]
     loaded = load_model_file(model_path, arch, data.num_classes, params.train.device, params.evaluate.precision,
