@@ -111,11 +111,12 @@ def saliency_variant(params: Params, dataset: str, arch: str, variant: str, mode
     labels = b_preds.labels[indices]
     flipped = b_preds.prediction[indices] != c_preds.prediction[indices]
     names = meta["class_names"]
-    frames, per_method = [], {}
+    frames, per_method, mads = [], {}, {}
     cfg = params.saliency
     for method in cfg.methods:
         a, c = b_maps[method].astype(np.float32), maps[method]
         mad, rho, overlap = mad_percent(a, c), spearman(a, c), top_overlap(a, c)
+        mads[method] = mad
         frames.append(pd.DataFrame({
             "sample": indices, "method": method, "label": labels, "class_name": [names[k] for k in labels],
             "target": targets, "flipped": flipped, "mad_pct": mad, "spearman": rho, "top10_overlap": overlap,
@@ -160,7 +161,7 @@ def saliency_variant(params: Params, dataset: str, arch: str, variant: str, mode
     } for m, r in per_method.items()}
     first = cfg.methods[0]
     saliency_grid(figure, images, b_maps[first].astype(np.float32), maps[first], labels,
-                  b_preds.prediction[indices], c_preds.prediction[indices], names, mad_percent(b_maps[first], maps[first]),
+                  b_preds.prediction[indices], c_preds.prediction[indices], names, mads[first],
                   f"{dataset} / {arch}: {variant} vs {params.baseline} ({first}; {how})", cfg.figure_samples)
     write_json(details, full)
     write_json(metrics, short)

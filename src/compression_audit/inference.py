@@ -40,15 +40,22 @@ class LoadedModel:
         return f"{self.runtime.precision} on {self.runtime.device}{', channels_last' if self.channels_last else ''}"
 
 
-def load_model_file(path: str | Path, expect_arch: str, expect_classes: int, device: str, precision: str,
-                    threads: int = 0) -> LoadedModel:
-    """Load a train/prune checkpoint or a quantize output and place it on its inference path."""
+def _load_any(path: str | Path, expect_arch: str, expect_classes: int):
+    """(float model, None, payload) for a checkpoint or (int8 model, fake-quant twin, payload) for a quantize output."""
     payload = read_payload(path, (FLOAT_FORMAT, QUANTIZED_FORMAT), "train, prune or quantize")
     if payload["format"] == QUANTIZED_FORMAT:
         check_header(path, payload, expect_arch, expect_classes)
-        int8, _twin, payload = quantized_from_payload(payload)
-        return LoadedModel(int8, "int8", resolve_runtime("cpu", "fp32", threads), False, payload)
+        return quantized_from_payload(payload)
     model, payload = classifier_from_payload(path, payload, expect_arch, expect_classes)
+    return model, None, payload
+
+
+def load_model_file(path: str | Path, expect_arch: str, expect_classes: int, device: str, precision: str,
+                    threads: int = 0) -> LoadedModel:
+    """Load a train/prune checkpoint or a quantize output and place it on its inference path."""
+    model, twin, payload = _load_any(path, expect_arch, expect_classes)
+    if twin is not None:
+        return LoadedModel(model, "int8", resolve_runtime("cpu", "fp32", threads), False, payload)
     runtime = resolve_runtime(device, precision, threads)
     model = model.to(runtime.device, memory_format=torch.channels_last).eval()
     return LoadedModel(model, "float", runtime, True, payload)
@@ -86,10 +93,7 @@ def load_differentiable(path: str | Path, expect_arch: str, expect_classes: int,
     int8 kernels have no gradients, so a quantized variant is explained through its fake-quant
     twin, which computes the same quantized function in float arithmetic.
     """
-    payload = read_payload(path, (FLOAT_FORMAT, QUANTIZED_FORMAT), "train, prune or quantize")
-    if payload["format"] == QUANTIZED_FORMAT:
-        check_header(path, payload, expect_arch, expect_classes)
-        _int8, twin, payload = quantized_from_payload(payload)
+    model, twin, _payload = _load_any(path, expect_arch, expect_classes)
+    if twin is not None:
         return twin.to(runtime.device).eval(), "fake-quant twin of the int8 model"
-    model, _ = classifier_from_payload(path, payload, expect_arch, expect_classes)
     return model.to(runtime.device, memory_format=torch.channels_last).eval(), "float model"

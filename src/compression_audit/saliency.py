@@ -20,6 +20,7 @@ from scipy import stats
 
 from compression_audit.augment import to_float_nchw
 from compression_audit.device import Runtime
+from compression_audit.metrics import bootstrap_interval
 
 METHODS = {"saliency": Saliency, "integrated_gradients": IntegratedGradients, "guided_backprop": GuidedBackprop}
 TOP_FRACTION = 0.10
@@ -139,9 +140,5 @@ def mean_interval(values: np.ndarray, resamples: int, seed: int) -> dict:
     v = values[~np.isnan(values)]
     if len(v) == 0:
         return {"mean": None, "ci_low": None, "ci_high": None, "n": 0}
-    if len(v) == 1 or np.all(v == v[0]):
-        return {"mean": float(v[0]), "ci_low": float(v[0]), "ci_high": float(v[0]), "n": int(len(v))}
-    res = stats.bootstrap((v,), np.mean, n_resamples=resamples, method="percentile",
-                          rng=np.random.default_rng(seed), vectorized=True)
-    return {"mean": float(v.mean()), "ci_low": float(res.confidence_interval.low),
-            "ci_high": float(res.confidence_interval.high), "n": int(len(v))}
+    low, high = bootstrap_interval(v, resamples, np.random.default_rng(seed))
+    return {"mean": float(v.mean()), "ci_low": low, "ci_high": high, "n": int(len(v))}
