@@ -13,7 +13,7 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command()
-@user_errors_exit
+@user_errors_exit("html", "markdown", "metrics")
 def main(
     reports: Annotated[Path, typer.Option(help="Directory holding the train/prune/quantize/evaluate/saliency outputs.")],
     html: Annotated[Path, typer.Option(help="Self-contained HTML report to write.")],

@@ -13,7 +13,7 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command()
-@user_errors_exit
+@user_errors_exit("out", "samples", "details", "metrics", "figure")
 def main(
     dataset: DatasetOption,
     model: ModelOption,

@@ -44,3 +44,10 @@ def test_stage_deps_match_imports(name):
     declared = {d for d in stage["deps"] if d.startswith("src/")}
     assert script in stage["deps"]
     assert declared == closure(REPO / script), f"{name}: missing {closure(REPO / script) - declared}, extra {declared - closure(REPO / script)}"
+
+
+@pytest.mark.parametrize("name", sorted(set(STAGES) - {"validate"}))
+def test_every_stage_waits_for_params_validation(name):
+    # DVC interpolates params names into command lines; only this ordering keeps a hostile name from a shell
+    assert "reports/params-valid.txt" in STAGES[name]["deps"]
+    assert "params.yaml" in STAGES["validate"]["deps"]

@@ -123,7 +123,8 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
     summary = (work / "reports/report/summary.md").read_text()
     assert "## Study vs this run" in summary and "nan" not in summary.lower()
     metrics = json.loads((work / "reports/report/metrics.json").read_text())
-    assert set(metrics) == {"cifar10-lenet5", "gtsrb-lenet5"} and set(metrics["gtsrb-lenet5"]["w4a8"]) == {
+    assert metrics["env"].startswith(f"torch {torch.__version__}") and "trained on cpu" in metrics["env"]
+    assert set(metrics) == {"cifar10-lenet5", "gtsrb-lenet5", "env"} and set(metrics["gtsrb-lenet5"]["w4a8"]) == {
         "d_acc_pp", "flip_pct", "class_pp", "mad_pct"}
 
 

@@ -71,7 +71,7 @@ def test_predictions_match_the_model_and_open_in_pandas(cell):
     assert summary["accuracy"] == pytest.approx(float((expected == data.labels["test"]).mean()), abs=1e-6)
     confusion = pd.read_csv(root / "pred" / "seed0-confusion.csv")
     assert len(confusion) == 300 and set(confusion["actual"]) <= set(NAMES)
-    assert summary["eval_images_per_s"] > 0 and summary["raw_images_per_s"] > 0
+    assert summary["timing"]["eval_images_per_s"] > 0 and summary["timing"]["raw_images_per_s"] > 0
 
 
 def test_quantized_variant_runs_its_int8_kernels(cell):
@@ -96,7 +96,8 @@ def test_evaluate_pair_writes_details_metrics_and_plot_data(cell):
     details = json.loads((out / "seed1-details.json").read_text())
     assert json.loads((out / "seed1.json").read_text()) == short
     assert set(short) == {"accuracy", "delta_accuracy_pp", "flip_rate", "negative_flip_rate", "delta_ece",
-                          "max_class_delta_pp", "significant_classes"}
+                          "max_class_delta_pp", "significant_classes", "env"}
+    assert short["env"]["torch"] == torch.__version__
     assert details["role"].startswith("noise floor") and details["n"] == 300
     b, _ = read_predictions(root / "pred" / "seed0.parquet")
     c, _ = read_predictions(root / "pred" / "seed1.parquet")

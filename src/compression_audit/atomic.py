@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import fnmatch
 import io
 import json
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +25,18 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# Fault injection for the interruption tests: when this environment variable holds a glob that matches an
+# output's file name, the process group is SIGKILLed after that output's temporary is complete and before it
+# is renamed into place -- the worst moment for a crash. Never set outside tests.
+KILL_BEFORE_RENAME = "COMPRESSION_AUDIT_KILL_BEFORE_RENAME"
+
+
+def _fault_point(path: Path) -> None:
+    pattern = os.environ.get(KILL_BEFORE_RENAME)
+    if pattern and fnmatch.fnmatch(path.name, pattern):
+        os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 def _remove_stale(path: Path) -> None:
@@ -46,6 +60,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp_path.chmod(0o666 & ~_umask())  # mkstemp's 0600 would make outputs unreadable to the user's group
     try:
         yield tmp_path
+        _fault_point(path)
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -61,6 +76,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     tmp.chmod(0o777 & ~_umask())
     try:
         yield tmp
+        _fault_point(path)
         if path.exists():  # move the old one aside first: a kill now leaves no half-deleted output
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
             os.replace(path, old / "old")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -252,8 +253,9 @@ class QuantizeConfig:
         _check(self.calibration_batch_size >= 1, "calibration_batch_size", f"must be >= 1, got {self.calibration_batch_size}")
         _check(len(self.variants) >= 1, "variants", "name at least one variant")
         for name in self.variants:
-            _check(name.isidentifier() and name.islower(), f"variants.{name}",
-                   "variant names become file and stage names: use lowercase letters, digits and _")
+            _check(re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name) is not None, f"variants.{name}",
+                   "variant names become file names and words of stage command lines: use 1-32 lowercase "
+                   "ASCII letters, digits and _, starting with a letter")
             reserved = name == "pruned" or name.startswith("pruned_") or (name.startswith("seed") and name[4:].isdigit())
             _check(not reserved, f"variants.{name}", "this name is taken by other models' files (pruned*, seedN); choose another")
         _check(self.after_pruning in self.variants, "after_pruning",

@@ -43,7 +43,7 @@ def evaluate_pair(params: Params, dataset: str, arch: str, variant: str, baselin
         **result,
         "env": environment({}),
     }
-    short = headline(result)
+    short = {**headline(result), "env": full["env"]}
     write_json(details, full)
     write_csv(per_class_csv, [
         {"class": r["name"], "delta_pp": round(r["delta_pp"], 4), "ci_low_pp": round(r["ci_low_pp"], 4),

@@ -85,8 +85,8 @@ def saliency_baseline(params: Params, dataset: str, arch: str, model_path: Path,
     targets = _targets(params, preds.prediction[indices], preds.labels[indices], None)
     data = load_prepared(data_dir)
     maps, speed, how = _compute(params, dataset, arch, model_path, data.images["test"][indices], data.num_classes, targets)
-    summary = {"n": int(len(indices)), "methods": list(maps), "images_per_s": speed, "explained": how,
-               "target": params.saliency.target, "env": environment({})}
+    summary = {"n": int(len(indices)), "methods": list(maps), "explained": how,
+               "target": params.saliency.target, "env": environment({}), "timing": {"images_per_s": speed}}
     save_maps(out, maps, indices, targets, {"variant": params.baseline, "explained": how, "target": params.saliency.target})
     write_json(metrics, summary)
     log(f"{dataset}/{arch} {params.baseline}: maps of {len(indices)} images -> {out} ({speed} images/s)")
@@ -133,7 +133,6 @@ def saliency_variant(params: Params, dataset: str, arch: str, variant: str, mode
             "mad_pct_stable": mean_interval(mad[~flipped], 2000, cfg.seed),
             "mad_pct_flipped": mean_interval(mad[flipped], 2000, cfg.seed),
             "per_class": per_class,
-            "images_per_s": speed[method],
             # an all-zero map: no gradient reached the input (e.g. a fake-quant clamp on the target logit)
             "zero_maps": int((c.reshape(len(c), -1).max(axis=1) == 0).sum()),
             "zero_maps_baseline": int((a.reshape(len(a), -1).max(axis=1) == 0).sum()),
@@ -149,6 +148,7 @@ def saliency_variant(params: Params, dataset: str, arch: str, variant: str, mode
         "explained": how, "baseline_explained": b_meta.get("explained"),
         "subset": {"images": cfg.images, "seed": cfg.seed, "rule": "equal share per class"},
         "methods": per_method, "env": environment({}),
+        "timing": {"images_per_s": speed},
     }
     short = {m: {
         "mad_pct": round(r["mad_pct"]["mean"], 4),
@@ -159,6 +159,7 @@ def saliency_variant(params: Params, dataset: str, arch: str, variant: str, mode
         "mad_pct_flipped": _round(r["mad_pct_flipped"]["mean"]),
         "mad_pct_stable": _round(r["mad_pct_stable"]["mean"]),
     } for m, r in per_method.items()}
+    short["env"] = full["env"]
     first = cfg.methods[0]
     saliency_grid(figure, images, b_maps[first].astype(np.float32), maps[first], labels,
                   b_preds.prediction[indices], c_preds.prediction[indices], names, mads[first],

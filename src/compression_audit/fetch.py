@@ -9,6 +9,7 @@ from pathlib import Path
 from compression_audit.atomic import write_json
 from compression_audit.config import Params
 from compression_audit.datasets import get_dataset_spec
+from compression_audit.device import environment
 from compression_audit.download import download
 from compression_audit.imagefolder import find_local_source, import_local
 from compression_audit.prepared import prepare, save_prepared
@@ -52,7 +53,8 @@ def fetch_dataset(params: Params, name: str, out: Path, report: Path, raw_dir: P
         "n_train": meta["counts"]["train"],
         "n_val": meta["counts"]["val"],
         "n_test": meta["counts"]["test"],
-        "seconds": round(time.perf_counter() - start, 2),
+        "env": environment({}),
+        "timing": {"seconds": round(time.perf_counter() - start, 2)},
     }
     write_json(report, summary)
     log(f"{name}: train {summary['n_train']}, val {summary['n_val']}, test {summary['n_test']} -> {out}")

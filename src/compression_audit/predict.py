@@ -38,14 +38,13 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
         "brier": round(brier_score(preds.probs, preds.labels), 6),
         "mean_confidence": round(float(conf.mean()), 6),
         "inference": loaded.path_name,
-        "eval_images_per_s": round(eval_rate, 1),
-        "raw_images_per_s": round(raw, 1),
-        "eval_vs_raw": round(eval_rate / raw, 3),
         "batch_size": params.train.eval_batch_size,
         "env": environment(loaded.runtime.describe()),
+        "timing": {"eval_images_per_s": round(eval_rate, 1), "raw_images_per_s": round(raw, 1),
+                   "eval_vs_raw": round(eval_rate / raw, 3)},
     }
     info = {"dataset": dataset, "model": arch, "variant": variant, "source": str(model_path),
-            **{k: v for k, v in summary.items() if k != "env"}}
+            **{k: v for k, v in summary.items() if k not in ("env", "timing")}}
     write_predictions(out, variant, preds, data.class_names, info)
     names = data.class_names
     write_csv(confusion, [{"actual": names[a], "predicted": names[p]} for a, p in zip(labels, preds.prediction)],
@@ -56,5 +55,5 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
     ], ["confidence", "accuracy", "count"])
     write_json(metrics, summary)
     log(f"{dataset}/{arch} {variant}: accuracy {summary['accuracy']:.4f}, ECE {summary['ece']:.4f}; "
-        f"{eval_rate:.0f} images/s evaluated vs {raw:.0f} raw ({summary['eval_vs_raw']:.2f}) -> {out}")
+        f"{eval_rate:.0f} images/s evaluated vs {raw:.0f} raw ({summary['timing']['eval_vs_raw']:.2f}) -> {out}")
     return summary

@@ -12,7 +12,7 @@ from torch.nn.utils import prune as torch_prune
 from compression_audit.atomic import write_csv, write_json
 from compression_audit.checkpoint import load_classifier, save_checkpoint
 from compression_audit.config import Params, PruneConfig
-from compression_audit.device import Runtime, resolve_runtime
+from compression_audit.device import Runtime, environment, resolve_runtime
 from compression_audit.models import Classifier
 from compression_audit.perf import cpu_speed, serialized_bytes
 from compression_audit.prepared import PreparedData, load_prepared
@@ -108,13 +108,12 @@ def prune_cell(params: Params, dataset: str, arch: str, baseline: Path, data_dir
         "delta_test_pp": round(100 * (test_acc - base_test), 4),
         "size_bytes": dense,
         "sparse_size_bytes": sparse_bytes(dense, measured["zeros"], measured["weights"]),
-        **speed,
-        "speedup_vs_fp32": round(speed["images_per_s_large_batch"] / base_speed["images_per_s_large_batch"], 3),
-        "env": runtime.describe(),
+        "env": environment(runtime.describe()),
+        "timing": {**speed, "speedup_vs_fp32": round(speed["images_per_s_large_batch"] / base_speed["images_per_s_large_batch"], 3)},
     }
     info = {
         "dataset": dataset, "variant": "pruned", "source": str(baseline), "prune": dataclasses.asdict(cfg),
-        "metrics": {k: v for k, v in summary.items() if k != "env"}, "env": runtime.describe(),
+        "metrics": {k: v for k, v in summary.items() if k not in ("env", "timing")}, "env": summary["env"],
         "baseline_info": payload["info"],
     }
     save_checkpoint(out, pruned, data.class_names, info)

@@ -11,7 +11,7 @@ import torch
 from compression_audit.atomic import write_json
 from compression_audit.checkpoint import load_classifier
 from compression_audit.config import Params
-from compression_audit.device import resolve_runtime
+from compression_audit.device import environment, resolve_runtime
 from compression_audit.errors import UserError
 from compression_audit.perf import cpu_speed, serialized_bytes
 from compression_audit.prepared import load_prepared
@@ -80,21 +80,23 @@ def quantize_cell(params: Params, dataset: str, arch: str, variant: str, source:
         "zeros_kept": round(kept / pruned_zeros, 6) if pruned_zeros else 1.0,
         "size_bytes": int8_bytes,
         "source_size_bytes": float_bytes,
-        **speed,
-        "source_images_per_s_large_batch": float_speed["images_per_s_large_batch"],
-        "source_latency_ms_batch1": float_speed["latency_ms_batch1"],
-        "speedup_vs_fp32": round(speed["images_per_s_large_batch"] / float_speed["images_per_s_large_batch"], 3),
-        "env": {**cpu.describe(), "backend": q.backend},
+        "env": environment({**cpu.describe(), "backend": q.backend}),
+        "timing": {
+            **speed,
+            "source_images_per_s_large_batch": float_speed["images_per_s_large_batch"],
+            "source_latency_ms_batch1": float_speed["latency_ms_batch1"],
+            "speedup_vs_fp32": round(speed["images_per_s_large_batch"] / float_speed["images_per_s_large_batch"], 3),
+        },
     }
     info = {
         "dataset": dataset, "variant": variant, "source": str(source), "quant": dataclasses.asdict(spec),
-        "calibration_images": len(calib), "calibration_seed": q.calibration_seed, "metrics": {k: v for k, v in summary.items() if k != "env"},
+        "calibration_images": len(calib), "calibration_seed": q.calibration_seed, "metrics": {k: v for k, v in summary.items() if k not in ("env", "timing")},
         "source_info": payload["info"],
     }
     save_quantized(out, model, twin, int8, spec, data.class_names, info)
     write_json(metrics, summary)
     log(
         f"{dataset}/{arch} {variant} ({spec.name}): test {summary['test_acc']:.4f} vs float {summary['source_test_acc']:.4f}, "
-        f"twin agreement {agreement:.4f}, {summary['speedup_vs_fp32']:.2f}x fp32 -> {out}"
+        f"twin agreement {agreement:.4f}, {summary['timing']['speedup_vs_fp32']:.2f}x fp32 -> {out}"
     )
     return summary

@@ -123,15 +123,15 @@ def size_and_speed(cell: Cell, variant: str) -> tuple[int | None, float | None, 
         return None, None, None
     if variant == "pruned":
         p = cell.prune
-        return p.get("sparse_size_bytes", p["size_bytes"]), p["sparsity"], p["images_per_s_large_batch"]
+        return p.get("sparse_size_bytes", p["size_bytes"]), p["sparsity"], p["timing"]["images_per_s_large_batch"]
     q = cell.quantize.get(variant)
     if q is None:
         return None, None, None
-    return q["size_bytes"], q.get("source_sparsity"), q["images_per_s_large_batch"]
+    return q["size_bytes"], q.get("source_sparsity"), q["timing"]["images_per_s_large_batch"]
 
 
 def baseline_size_and_speed(cell: Cell) -> tuple[int | None, float | None]:
     for name, q in cell.quantize.items():
         if not name.startswith("pruned_"):
-            return q["source_size_bytes"], q["source_images_per_s_large_batch"]
+            return q["source_size_bytes"], q["timing"]["source_images_per_s_large_batch"]
     return None, None

@@ -11,6 +11,7 @@ from pathlib import Path
 from compression_audit import report_figures as figs
 from compression_audit.atomic import write_json, write_text
 from compression_audit.config import Params
+from compression_audit.device import environment
 from compression_audit.progress import log
 from compression_audit.report import STUDY, Cell, baseline_size_and_speed, collect, size_and_speed
 
@@ -179,7 +180,17 @@ def summary_metrics(cells: list[Cell], method: str) -> dict:
                 "mad_pct": round(mad["mean"], 2) if mad and mad["mean"] is not None else None,
             }
         out[cell.name] = entry
+    out["env"] = environment_line(cells)
     return out
+
+
+def environment_line(cells: list[Cell]) -> str:
+    """One string (one `dvc exp show` column): the report's library versions and the training devices."""
+    env = environment({})
+    devices = sorted({f"{t['env'].get('device', '?')} {t['env'].get('device_name', '')} {t['env'].get('precision', '')}".strip()
+                      for c in cells for t in c.train.values() if "env" in t})
+    return (f"torch {env['torch']}, numpy {env['numpy']}, scipy {env['scipy']}, python {env['python']}; "
+            f"trained on {', '.join(devices) or 'unknown'}")
 
 
 def build_report(params: Params, reports: Path, html_out: Path, markdown_out: Path, metrics_out: Path) -> None:

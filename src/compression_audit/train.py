@@ -10,7 +10,7 @@ import torch
 from compression_audit.atomic import write_csv, write_json
 from compression_audit.checkpoint import save_checkpoint
 from compression_audit.config import Params
-from compression_audit.device import resolve_runtime
+from compression_audit.device import environment, resolve_runtime
 from compression_audit.models import Classifier, count_parameters
 from compression_audit.prepared import load_prepared
 from compression_audit.progress import log
@@ -46,18 +46,19 @@ def train_cell(
         "test_loss": round(test_loss, 6),
         "best_epoch": result.best_epoch,
         "epochs": hp.epochs,
-        "train_images_per_s": rates[len(rates) // 2],
         "n_train": int(min(len(data.labels["train"]), params.train.max_train_images or len(data.labels["train"]))),
         "n_val": int(len(data.labels["val"])),
         "n_test": int(len(data.labels["test"])),
         "seed": seed,
-        "env": runtime.describe(),
+        "env": environment(runtime.describe()),
+        # wall-clock figures: everything outside "timing" is a deterministic function of data, params and seed
+        "timing": {"train_images_per_s": rates[len(rates) // 2]},
     }
     info = {
         "dataset": dataset, "seed": seed, "hparams": dataclasses.asdict(hp),
         "augment": dataclasses.asdict(aug), "train": dataclasses.asdict(params.train),
-        "data": dataclasses.asdict(params.data), "metrics": {k: v for k, v in summary.items() if k != "env"},
-        "env": runtime.describe(),
+        "data": dataclasses.asdict(params.data), "metrics": {k: v for k, v in summary.items() if k not in ("env", "timing")},
+        "env": summary["env"],
     }
     model.to("cpu", memory_format=torch.contiguous_format)
     save_checkpoint(out, model, data.class_names, info)
