@@ -35,8 +35,10 @@ def model_header(model: Classifier, class_names: tuple[str, ...], info: dict[str
 
 
 def write_payload(path: str | Path, payload: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        # A file object, not the path: torch.save names the zip's root folder after the file, and the
+        # temporary's random name would make identical models differ byte for byte.
+        torch.save(payload, f)
 
 
 def read_payload(path: str | Path, expected_format: str | tuple[str, ...], made_by: str) -> dict[str, Any]:

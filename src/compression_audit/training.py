@@ -181,6 +181,10 @@ def fit(
         result.resumed_from_epoch = state["epoch"]
         log(f"resuming after epoch {state['epoch']} from {resume_path}")
 
+    # Non-finite is the obvious failure; a finite mean loss 100x that of a uniform guess is the same blow-up
+    # caught a few steps earlier (no working model ever gets there, and it rarely comes back to something useful).
+    chance_loss = math.log(data.num_classes)
+    divergence_limit = 100 * chance_loss
     for epoch in range(start_epoch, hp.epochs + 1):
         generator = torch.Generator().manual_seed(epoch_seed(seed, epoch))
         torch.manual_seed(epoch_seed(seed, epoch))  # dropout
@@ -213,10 +217,11 @@ def fit(
         seen = steps_per_epoch * batch_size
         train_loss = loss_sum.item() / seen
         val_loss, val_acc = evaluate(model, val_x, val_y, runtime, eval_batch_size)
-        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)) or train_loss > divergence_limit:
             raise TrainingDiverged(
-                f"training diverged in epoch {epoch} (mean train loss {train_loss}, val loss {val_loss}); "
-                f"no checkpoint was written. Lower models.{model.arch}.lr (now {hp.lr}) or use train.precision: fp32"
+                f"training diverged in epoch {epoch} (mean train loss {train_loss:.4g}, val loss {val_loss:.4g}; "
+                f"guessing uniformly costs {chance_loss:.3g}); no checkpoint was written. "
+                f"Lower models.{model.arch}.lr (now {hp.lr}) or use train.precision: fp32"
             )
         record = EpochRecord(
             epoch=epoch, lr=round(lr, 8), train_loss=round(train_loss, 6), train_acc=round(correct.item() / seen, 6),

@@ -1,0 +1,325 @@
+"""The bad-input matrix: every row runs a real stage script the way `dvc repro` does and must end in exit
+status 2, one `error: ...` line that names the problem and the fix, no traceback, and none of the stage's
+outputs left in place -- including a stale one from an earlier successful run, which the test plants first.
+
+`python tests/test_bad_input.py` prints each case with the first line of its error message.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import REPO, make_archive, make_tree  # noqa: E402
+
+
+@dataclass
+class Case:
+    id: str
+    expected: str  # a substring of the error message
+    setup: Callable[[Path], tuple[str, list, list[Path]]]  # tmp -> (stage script, arguments, output paths)
+    not_created: list[str] = field(default_factory=list)  # files whose existence would prove code ran
+
+
+def run_stage(script: str, args: list) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "COMPRESSION_AUDIT_DATA_DIR"}
+    return subprocess.run([sys.executable, str(REPO / "stages" / script), *map(str, args)],
+                          capture_output=True, text=True, env=env, cwd=REPO)
+
+
+# ---- params -----------------------------------------------------------------------------------------------
+
+def params_file(tmp: Path, edit: Callable[[dict], None] | None = None, **data) -> Path:
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["data"].update({"source": "local", "local_dir": str(tmp / "src"), "val_fraction": 0.25, **data})
+    for ds in raw["datasets"].values():
+        ds["archive_sha256"] = None
+    if edit:
+        edit(raw)
+    path = tmp / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def validate(edit: Callable[[dict], None]):
+    def setup(tmp):
+        out = tmp / "reports" / "params-valid.txt"
+        return "validate.py", ["--params", params_file(tmp, edit), "--out", out], [out]
+    return setup
+
+
+def setter(*path_and_value):
+    *path, value = path_and_value
+
+    def edit(raw):
+        node = raw
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return edit
+
+
+def typo(raw):
+    raw["prune"]["amuont"] = raw["prune"].pop("amount")
+
+
+def hostile_variant(raw):
+    raw["quantize"]["variants"]["w8a8;touch${IFS}pwned"] = raw["quantize"]["variants"].pop("w8a8")
+    raw["quantize"]["after_pruning"] = "w4a8"
+    raw["evaluate"]["variants"] = ["seed1", "pruned", "w4a8"]
+
+
+def unknown_model(raw):
+    raw["models"]["vgg16"] = raw["models"]["lenet5"]
+
+
+def unknown_dataset(raw):
+    raw["datasets"]["mnist"] = {"archive_sha256": None}
+    raw["augment"]["mnist"] = raw["augment"]["cifar10"]
+
+
+# ---- data -------------------------------------------------------------------------------------------------
+
+def fetch(prepare: Callable[[Path], None], dataset="cifar10", **data):
+    def setup(tmp):
+        prepare(tmp / "src")
+        out, report = tmp / "data" / "prepared" / dataset, tmp / "reports" / "fetch" / f"{dataset}.json"
+        args = ["--dataset", dataset, "--out", out, "--report", report, "--raw-dir", tmp / "raw",
+                "--params", params_file(tmp, **data)]
+        return "fetch.py", args, [out, report]
+    return setup
+
+
+def tree(**kw):
+    return lambda src: make_tree(src / "cifar10", "cifar10", n_train=2, n_test=1, **kw)
+
+
+def archive(mangle: Callable[[bytes], bytes]):
+    def prepare(src):
+        make_tree(src / "tree", "cifar10", n_train=2, n_test=1)
+        path = make_archive(src / "tree", src / "cifar10.tar.gz")
+        path.write_bytes(mangle(path.read_bytes()))
+        import shutil
+        shutil.rmtree(src / "tree")
+    return prepare
+
+
+def with_checksum(src_setup):
+    def setup(tmp):
+        script, args, outs = src_setup(tmp)
+        params = Path(args[args.index("--params") + 1])
+        raw = yaml.safe_load(params.read_text())
+        raw["datasets"]["cifar10"]["archive_sha256"] = "0" * 64
+        params.write_text(yaml.safe_dump(raw, sort_keys=False))
+        return script, args, outs
+    return setup
+
+
+def renamed_class(src):
+    tree()(src)
+    (src / "cifar10" / "train" / "cat").rename(src / "cifar10" / "train" / "kitten")
+
+
+def emptied_class(src):
+    tree()(src)
+    for f in (src / "cifar10" / "test" / "dog").iterdir():
+        f.unlink()
+
+
+def undecodable(src):
+    tree()(src)
+    sorted((src / "cifar10" / "train" / "frog").iterdir())[0].write_bytes(b"GIF89a but not really")
+
+
+# ---- models and upstream outputs ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    """A real prepared CIFAR-10-shaped dataset (tiny), made by the fetch stage."""
+    tmp = tmp_path_factory.mktemp("prepared")
+    script, args, outs = fetch(tree())(tmp)
+    result = run_stage(script, args)
+    assert result.returncode == 0, result.stderr
+    return outs[0]
+
+
+PREPARED: list[Path] = []  # filled from the fixture for the cases that need data
+
+
+def checkpoint(tmp: Path, arch="lenet5", classes=10) -> Path:
+    from compression_audit.checkpoint import save_checkpoint
+    from compression_audit.models import Classifier
+    path = tmp / "models" / f"{arch}-{classes}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(path, Classifier(arch, classes, (0.5,) * 3, (0.25,) * 3), tuple(map(str, range(classes))), {})
+    return path
+
+
+class Payload:
+    """Unpickling this runs code: it would create the marker file."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def pickled_code(tmp: Path) -> Path:
+    path = tmp / "models" / "evil.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        pickle.dump({"format": "compression-audit/checkpoint-v1", "state": Payload(tmp / "PWNED")}, f)
+    return path
+
+
+def train(tmp: Path, edit=None, data: Path | None = None, model="lenet5"):
+    out = tmp / "models" / "seed0.pt"
+    metrics, curve = tmp / "reports" / "train.json", tmp / "reports" / "train.csv"
+    args = ["--dataset", "cifar10", "--model", model, "--seed", 0, "--data", data or PREPARED[0], "--out", out,
+            "--metrics", metrics, "--curve", curve, "--params", params_file(tmp, edit)]
+    return "train.py", args, [out, metrics, curve]
+
+
+def prune(tmp: Path, baseline: Path, model="lenet5"):
+    out = tmp / "models" / "pruned.pt"
+    outs = [out, tmp / "r" / "prune.json", tmp / "r" / "layers.json", tmp / "r" / "search.csv"]
+    args = ["--dataset", "cifar10", "--model", model, "--baseline", baseline, "--data", PREPARED[0],
+            "--out", out, "--metrics", outs[1], "--layers", outs[2], "--search", outs[3], "--params", params_file(tmp)]
+    return "prune.py", args, outs
+
+
+def predict(tmp: Path, source: Path, variant="pruned"):
+    outs = [tmp / "p" / f"{variant}.parquet", tmp / "p" / "m.json", tmp / "p" / "c.csv", tmp / "p" / "r.csv"]
+    args = ["--dataset", "cifar10", "--model", "lenet5", "--variant", variant, "--source", source,
+            "--data", PREPARED[0], "--out", outs[0], "--metrics", outs[1], "--confusion", outs[2],
+            "--reliability", outs[3], "--params", params_file(tmp)]
+    return "predict.py", args, outs
+
+
+def evaluate_missing(tmp: Path):
+    outs = [tmp / "e" / "d.json", tmp / "e" / "m.json", tmp / "e" / "c.csv"]
+    args = ["--dataset", "cifar10", "--model", "lenet5", "--variant", "pruned",
+            "--baseline", tmp / "p" / "seed0.parquet", "--compared", tmp / "p" / "pruned.parquet",
+            "--details", outs[0], "--metrics", outs[1], "--per-class", outs[2], "--params", params_file(tmp)]
+    return "evaluate.py", args, outs
+
+
+def quantize_unknown(tmp: Path):
+    outs = [tmp / "q" / "w3a8.pt", tmp / "q" / "m.json"]
+    args = ["--dataset", "cifar10", "--model", "lenet5", "--variant", "w3a8", "--source", checkpoint(tmp),
+            "--data", PREPARED[0], "--out", outs[0], "--metrics", outs[1], "--params", params_file(tmp)]
+    return "quantize.py", args, outs
+
+
+CASES = [
+    # params: checked by the validate stage, which every other stage waits for
+    Case("params: typo'd key", "prune.amuont: unknown key; did you mean 'amount'", validate(typo)),
+    Case("params: prune amount out of range", "prune.amount: must be a fraction in [0, 1) or 'auto'",
+         validate(setter("prune", "amount", 1.2))),
+    Case("params: bits of the wrong type", "quantize.variants.w4a8.weight_bits: expected an integer, got 'four'",
+         validate(setter("quantize", "variants", "w4a8", "weight_bits", "four"))),
+    Case("params: unsupported bit width", "weight_bits: 3 is not supported; valid: 4, 8",
+         validate(setter("quantize", "variants", "w4a8", "weight_bits", 3))),
+    Case("params: epochs out of range", "models.resnet18.epochs: must be in [1, 1000], got 0",
+         validate(setter("models", "resnet18", "epochs", 0))),
+    Case("params: batch size of the wrong type", "models.lenet5.batch_size: expected an integer, got 12.5",
+         validate(setter("models", "lenet5", "batch_size", 12.5))),
+    Case("params: seed of the wrong type", "seeds[1]: expected an integer, got '1; rm -rf ~'",
+         validate(setter("seeds", [0, "1; rm -rf ~"]))),
+    Case("params: negative seed", "seeds: seeds must be >= 0", validate(setter("seeds", [0, -3]))),
+    Case("params: unknown model", "models.vgg16: unknown model; valid: lenet5, squeezenet, resnet18",
+         validate(unknown_model)),
+    Case("params: unknown dataset", "datasets.mnist: unknown dataset; valid: cifar10, gtsrb", validate(unknown_dataset)),
+    Case("params: unknown saliency method", "saliency.methods[0]: 'gradcam' is not valid",
+         validate(setter("saliency", "methods", ["gradcam"]))),
+    Case("params: unknown variant to evaluate", "evaluate.variants[1]: 'w2a8' is not a model this pipeline makes",
+         validate(setter("evaluate", "variants", ["seed1", "w2a8"]))),
+    Case("params: shell in a variant name", "variant names become file names and words of stage command lines",
+         validate(hostile_variant), not_created=["pwned"]),
+    # data
+    Case("data: source missing", "no local copy of 'cifar10'", fetch(lambda src: src.mkdir(parents=True))),
+    Case("data: corrupt archive", "corrupt or truncated", fetch(archive(lambda b: b"\x1f\x8b\x08" + b[3:40] + b"\0" * 64))),
+    Case("data: truncated archive", "corrupt or truncated", fetch(archive(lambda b: b[: len(b) // 2]))),
+    Case("data: checksum mismatch", "checksum mismatch", with_checksum(fetch(archive(lambda b: b)))),
+    Case("data: class folders not matching", "missing ['cat'], unexpected ['kitten']", fetch(renamed_class)),
+    Case("data: empty class folder", "dog has no images", fetch(emptied_class)),
+    Case("data: undecodable image", "cannot decode image", fetch(undecodable)),
+    Case("data: images of the wrong size", "expected 32x32 RGB; set data.resize: true", fetch(tree(size=40))),
+    Case("data: images of the wrong mode", "expected 32x32 RGB; set data.resize: true", fetch(tree(mode="L"))),
+    # training and models
+    Case("train: loss diverges", "training diverged in epoch",
+         lambda tmp: train(tmp, lambda raw: raw["models"]["lenet5"].update(lr=10.0, momentum=0.99, warmup_fraction=0.01))),
+    Case("train: unknown model on the command line", "'vgg' is not in params.yaml's models; valid: lenet5, squeezenet, resnet18",
+         lambda tmp: train(tmp, model="vgg")),
+    Case("prune: checkpoint of another architecture", "holds a lenet5 model, but this stage expects squeezenet",
+         lambda tmp: prune(tmp, checkpoint(tmp), model="squeezenet")),
+    Case("prune: checkpoint of another class count", "trained for 43 classes, but the data has 10",
+         lambda tmp: prune(tmp, checkpoint(tmp, classes=43))),
+    Case("predict: pickled code in a model file", "refusing to load",
+         lambda tmp: predict(tmp, pickled_code(tmp)), not_created=["PWNED"]),
+    Case("quantize: unknown variant on the command line", "unknown quantization variant 'w3a8'; valid: w8a8, w4a8",
+         quantize_unknown),
+    # missing upstream outputs
+    Case("train: prepared data missing", "run `dvc repro` so the fetch stage makes it",
+         lambda tmp: train(tmp, data=tmp / "data" / "prepared" / "cifar10")),
+    Case("predict: model file missing", "run `dvc repro`", lambda tmp: predict(tmp, tmp / "models" / "pruned.pt")),
+    Case("evaluate: predictions missing", "run `dvc repro`", evaluate_missing),
+]
+
+
+def plant_stale(outputs: list[Path]) -> None:
+    """What an earlier successful run left: the stage must not leave it looking like this run's result."""
+    for path in outputs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == "" and path.name in ("cifar10", "gtsrb"):
+            path.mkdir(exist_ok=True)
+            (path / "meta.json").write_text("{}")
+        else:
+            path.write_bytes(b"stale output of an earlier run")
+
+
+def run_case(case: Case, tmp: Path) -> subprocess.CompletedProcess:
+    script, args, outputs = case.setup(tmp)
+    plant_stale(outputs)
+    result = run_stage(script, args)
+    assert result.returncode == 2, f"exit {result.returncode}\n{result.stderr}"
+    assert "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: "), result.stderr
+    assert case.expected in result.stderr, result.stderr
+    for path in outputs:
+        assert not path.exists(), f"{path} left in place"
+        leftovers = list(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.exists() else []
+        assert not leftovers, leftovers
+    for name in case.not_created:
+        assert not list(tmp.rglob(name)) and not (REPO / name).exists(), f"{name} exists: code from the input ran"
+    return result
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case, tmp_path, prepared):
+    PREPARED[:] = [prepared]
+    run_case(case, tmp_path)
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        script, args, outs = fetch(tree())(base / "prepared")
+        assert run_stage(script, args).returncode == 0
+        PREPARED[:] = [outs[0]]
+        for i, case in enumerate(CASES):
+            result = run_case(case, base / f"case{i}")
+            first = next(line for line in result.stderr.splitlines() if line.startswith("error: "))
+            print(f"| {case.id} | `{first}` |")
