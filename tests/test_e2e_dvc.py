@@ -87,7 +87,7 @@ def evaluated(models=MODELS, variants=VARIANTS):
 def test_repro_runs_every_stage_and_writes_outputs(repo):
     work, output = repo
     expected = (
-        {"fetch@cifar10", "fetch@gtsrb"} | cells("train", suffixes=("-0", "-1")) | cells("prune")
+        {"validate", "fetch@cifar10", "fetch@gtsrb"} | cells("train", suffixes=("-0", "-1")) | cells("prune")
         | cells("quantize", suffixes=("-w8a8", "-w4a8")) | cells("quantize_pruned")
         | cells("predict_baseline") | cells("saliency_baseline") | evaluated() | {"report"}
     )
@@ -167,6 +167,31 @@ def test_second_repro_does_nothing(repo):
     assert ran(out) == set()
 
 
+def test_sigkill_mid_write_then_repro_recovers(repo):
+    """SIGKILL the whole `dvc repro` (DVC and the stage) after the train stage has put its checkpoint in place
+    and while its metrics file is half-way (complete temporary, not yet renamed): DVC must not accept the
+    stage, and the next `dvc repro` must rerun it and end with the same outputs as before."""
+    work, _ = repo
+    model, metrics = work / "models/cifar10-lenet5/seed1.pt", work / "reports/train/cifar10-lenet5-seed1.json"
+    before_model, before_metrics = model.read_bytes(), json.loads(metrics.read_text())
+    env = {k: v for k, v in os.environ.items() if k != "COMPRESSION_AUDIT_DATA_DIR"}
+    env.update({"PATH": f"{BIN}{os.pathsep}{env['PATH']}", "COMPRESSION_AUDIT_KILL_BEFORE_RENAME": metrics.name})
+    killed = subprocess.run([str(BIN / "dvc"), "repro", "-f", "-s", "train@cifar10-lenet5-1"], cwd=work, env=env,
+                            capture_output=True, text=True, start_new_session=True)
+    assert killed.returncode == -9, killed.stderr  # the process group, DVC included, died by SIGKILL
+    assert not metrics.exists() and list(metrics.parent.glob(f".{metrics.name}.*.tmp"))  # killed mid-write
+    status = sh(work, str(BIN / "dvc"), "status", "train@cifar10-lenet5-1")
+    assert "train@cifar10-lenet5-1" in status and "deleted" in status  # not accepted as done
+    out = sh(work, str(BIN / "dvc"), "repro")
+    # the retrained model is byte-identical, so nothing downstream of it reruns; the report reads the new metrics
+    assert "train@cifar10-lenet5-1" in ran(out) and ran(out) <= {"train@cifar10-lenet5-1", "report"}
+    assert model.read_bytes() == before_model
+    after = json.loads(metrics.read_text())
+    assert {k: v for k, v in after.items() if k != "timing"} == {k: v for k, v in before_metrics.items() if k != "timing"}
+    assert not list(work.rglob(".*.tmp"))
+    assert "Data and pipelines are up to date" in sh(work, str(BIN / "dvc"), "status")
+
+
 def test_exp_run_reruns_only_downstream_cells(repo):
     work, _ = repo
     sh(work, "git", "add", "-A")
@@ -176,16 +201,16 @@ def test_exp_run_reruns_only_downstream_cells(repo):
         cells("train", suffixes=("-0", "-1")) | cells("prune") | cells("quantize", suffixes=("-w8a8", "-w4a8"))
         | cells("quantize_pruned") | cells("predict_baseline") | cells("saliency_baseline") | evaluated()
     ) if "@gtsrb-" in name}
-    assert ran(out) == gtsrb | {"report"}  # nothing of CIFAR-10 reruns
+    assert ran(out) == gtsrb | {"validate", "report"}  # nothing of CIFAR-10 reruns
     out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "prune.amount=0.5")
     # never train, quantize the unpruned baseline, or re-evaluate the variants that do not involve pruning
-    assert ran(out) == cells("prune") | cells("quantize_pruned") | evaluated(variants=("-pruned", "-pruned_w8a8")) | {"report"}
+    assert ran(out) == cells("prune") | cells("quantize_pruned") | evaluated(variants=("-pruned", "-pruned_w8a8")) | {"validate", "report"}
     diff = sh(work, str(BIN / "dvc"), "metrics", "diff", "--md", "--all")
     assert "cifar10-lenet5.pruned.flip_pct" in diff and "cifar10-lenet5.pruned.d_acc_pp" in diff
     changed = sh(work, str(BIN / "dvc"), "metrics", "diff", "--md")
     assert "cifar10-lenet5.w8a8." not in changed  # variants without pruning did not change
     out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "quantize.variants.w4a8.weight_bits=8")
-    assert ran(out) == cells("quantize", suffixes=("-w4a8",)) | evaluated(variants=("-w4a8",)) | {"report"}
+    assert ran(out) == cells("quantize", suffixes=("-w4a8",)) | evaluated(variants=("-w4a8",)) | {"validate", "report"}
     assert json.loads((work / "reports/prune/gtsrb-lenet5.json").read_text())["amount"] == 0.5
     shown = sh(work, str(BIN / "dvc"), "exp", "show", "--no-pager", "--md")
     assert "prune.amount" in shown and "0.5" in shown
