@@ -320,6 +320,7 @@ if __name__ == "__main__":
         assert run_stage(script, args).returncode == 0
         PREPARED[:] = [outs[0]]
         for i, case in enumerate(CASES):
+            (base / f"case{i}").mkdir()
             result = run_case(case, base / f"case{i}")
             first = next(line for line in result.stderr.splitlines() if line.startswith("error: "))
             print(f"| {case.id} | `{first}` |")

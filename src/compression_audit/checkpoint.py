@@ -41,6 +41,16 @@ def write_payload(path: str | Path, payload: dict[str, Any]) -> None:
         torch.save(payload, f)
 
 
+def _reason(exc: Exception) -> str:
+    """The part of torch's refusal that says what was found. Its text also suggests weights_only=False,
+    which is exactly the advice a user must not follow for a file of unknown origin."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    detail = next((line for line in lines if line.startswith(("Unsupported", "WeightsUnpickler error: U"))), None)
+    if detail is None and lines and "weights_only" not in lines[0]:
+        detail = lines[0]
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
 def read_payload(path: str | Path, expected_format: str | tuple[str, ...], made_by: str) -> dict[str, Any]:
     """A saved payload of ``expected_format`` (or one of several); refuses anything that needs unpickling of code."""
     path = Path(path)
@@ -51,10 +61,9 @@ def read_payload(path: str | Path, expected_format: str | tuple[str, ...], made_
             warnings.simplefilter("ignore")  # quantized tensors' deprecation notices
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError or EOFError depending on the damage
-        first_line = str(exc).splitlines()[0] if str(exc) else ""
         raise UserError(
-            f"refusing to load {path}: it is not a plain-data checkpoint ({type(exc).__name__}: {first_line}); "
-            "only files written by this pipeline are accepted"
+            f"refusing to load {path}: it is not a plain-data checkpoint ({_reason(exc)}); it was not executed. "
+            "Only files written by this pipeline are accepted: rerun the stage that makes it"
         ) from exc
     formats = (expected_format,) if isinstance(expected_format, str) else expected_format
     if not isinstance(payload, dict) or payload.get("format") not in formats:
