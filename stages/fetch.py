@@ -13,7 +13,7 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command()
-@user_errors_exit("out", "report")
+@user_errors_exit("report", dirs=("out",))
 def main(
     dataset: DatasetOption,
     out: Annotated[Path, typer.Option(help="Prepared dataset directory to write.")],

@@ -29,6 +29,7 @@ class Case:
     expected: str  # a substring of the error message
     setup: Callable[[Path], tuple[str, list, list[Path]]]  # tmp -> (stage script, arguments, output paths)
     not_created: list[str] = field(default_factory=list)  # files whose existence would prove code ran
+    never_said: list[str] = field(default_factory=list)  # advice the message must not give
 
 
 def run_stage(script: str, args: list) -> subprocess.CompletedProcess:
@@ -191,6 +192,16 @@ def train(tmp: Path, edit=None, data: Path | None = None, model="lenet5"):
     return "train.py", args, [out, metrics, curve]
 
 
+def train_into_directory(tmp: Path):
+    """--metrics names an existing folder holding other cells' files: it fails, and the folder survives."""
+    script, args, outputs = train(tmp, lambda raw: raw["models"]["lenet5"].update(epochs=1, batch_size=16))
+    folder = tmp / "reports" / "train-folder"
+    (folder / "other-cell.json").parent.mkdir(parents=True)
+    (folder / "other-cell.json").write_text("{}")
+    args[args.index("--metrics") + 1] = folder
+    return script, args, [outputs[0], outputs[2]]
+
+
 def prune(tmp: Path, baseline: Path, model="lenet5"):
     out = tmp / "models" / "pruned.pt"
     outs = [out, tmp / "r" / "prune.json", tmp / "r" / "layers.json", tmp / "r" / "search.csv"]
@@ -246,7 +257,9 @@ CASES = [
     Case("params: unknown variant to evaluate", "evaluate.variants[1]: 'w2a8' is not a model this pipeline makes",
          validate(setter("evaluate", "variants", ["seed1", "w2a8"]))),
     Case("params: shell in a variant name", "variant names become file names and words of stage command lines",
-         validate(hostile_variant), not_created=["pwned"]),
+         validate(hostile_variant)),  # under real DVC, before any shell runs: tests/test_security.py
+    Case("params: out of range, read by a data stage", "data.val_fraction: must be in (0, 0.5)",
+         fetch(tree(), val_fraction=0.9)),
     # data
     Case("data: source missing", "no local copy of 'cifar10'", fetch(lambda src: src.mkdir(parents=True))),
     Case("data: corrupt archive", "corrupt or truncated", fetch(archive(lambda b: b"\x1f\x8b\x08" + b[3:40] + b"\0" * 64))),
@@ -267,7 +280,10 @@ CASES = [
     Case("prune: checkpoint of another class count", "trained for 43 classes, but the data has 10",
          lambda tmp: prune(tmp, checkpoint(tmp, classes=43))),
     Case("predict: pickled code in a model file", "refusing to load",
-         lambda tmp: predict(tmp, pickled_code(tmp)), not_created=["PWNED"]),
+         lambda tmp: predict(tmp, pickled_code(tmp)), not_created=["PWNED"],
+         never_said=["weights_only", "add_safe_globals"]),  # never advise loading it the unsafe way
+    Case("train: a directory where an output file belongs", "is an existing directory, not a file",
+         lambda tmp: train_into_directory(tmp)),
     Case("quantize: unknown variant on the command line", "unknown quantization variant 'w3a8'; valid: w8a8, w4a8",
          quantize_unknown),
     # missing upstream outputs
@@ -292,6 +308,8 @@ def plant_stale(outputs: list[Path]) -> None:
 def run_case(case: Case, tmp: Path) -> subprocess.CompletedProcess:
     script, args, outputs = case.setup(tmp)
     plant_stale(outputs)
+    inputs = [Path(a) for a in args if isinstance(a, Path) and Path(a) not in outputs and Path(a).exists()]
+    inputs += [f for d in inputs if d.is_dir() for f in d.rglob("*")]
     result = run_stage(script, args)
     assert result.returncode == 2, f"exit {result.returncode}\n{result.stderr}"
     assert "Traceback" not in result.stderr, result.stderr
@@ -302,6 +320,10 @@ def run_case(case: Case, tmp: Path) -> subprocess.CompletedProcess:
         assert not path.exists(), f"{path} left in place"
         leftovers = list(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.exists() else []
         assert not leftovers, leftovers
+    missing = [p for p in inputs if not p.exists()]
+    assert not missing, f"inputs deleted by the failed stage: {missing}"
+    for phrase in case.never_said:
+        assert phrase not in result.stderr, result.stderr
     for name in case.not_created:
         assert not list(tmp.rglob(name)) and not (REPO / name).exists(), f"{name} exists: code from the input ran"
     return result

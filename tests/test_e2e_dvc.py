@@ -161,6 +161,16 @@ def plt_image(path):
     return (imread(path)[..., :3] * 255).astype(int)
 
 
+def test_plots_show_overlays_and_stage_plots(repo):
+    work, _ = repo
+    result = subprocess.run([str(BIN / "dvc"), "plots", "show", "--json"], cwd=work, capture_output=True, text=True)
+    data = json.loads(result.stdout)["data"]
+    curves = data["cifar10-training-curves"][0]["content"]["data"]["values"]
+    assert {v["filename"].split("/")[-1] for v in curves} == {"cifar10-lenet5-seed0.csv", "cifar10-lenet5-seed1.csv"}
+    assert "reports/evaluate/gtsrb-lenet5/w4a8-per-class.csv" in data  # per-class delta, declared by its stage
+    assert "reports/predict/cifar10-lenet5/seed0-confusion.csv" in data
+
+
 def test_second_repro_does_nothing(repo):
     work, _ = repo
     out = sh(work, str(BIN / "dvc"), "repro")

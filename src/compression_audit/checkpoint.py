@@ -48,6 +48,8 @@ def _reason(exc: Exception) -> str:
     detail = next((line for line in lines if line.startswith(("Unsupported", "WeightsUnpickler error: U"))), None)
     if detail is None and lines and "weights_only" not in lines[0]:
         detail = lines[0]
+    if detail:
+        detail = detail.split(". Please use")[0]  # torch goes on to explain how to allow-list the global
     return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
 

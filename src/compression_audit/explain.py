@@ -86,7 +86,7 @@ def saliency_baseline(params: Params, dataset: str, arch: str, model_path: Path,
     data = load_prepared(data_dir)
     maps, speed, how = _compute(params, dataset, arch, model_path, data.images["test"][indices], data.num_classes, targets)
     summary = {"n": int(len(indices)), "methods": list(maps), "explained": how,
-               "target": params.saliency.target, "env": environment({}), "timing": {"images_per_s": speed}}
+               "target": params.saliency.target, "env": _environment(params), "timing": {"images_per_s": speed}}
     save_maps(out, maps, indices, targets, {"variant": params.baseline, "explained": how, "target": params.saliency.target})
     write_json(metrics, summary)
     log(f"{dataset}/{arch} {params.baseline}: maps of {len(indices)} images -> {out} ({speed} images/s)")
@@ -147,7 +147,7 @@ def saliency_variant(params: Params, dataset: str, arch: str, variant: str, mode
         "n": int(len(indices)), "flipped": int(flipped.sum()), "target": cfg.target,
         "explained": how, "baseline_explained": b_meta.get("explained"),
         "subset": {"images": cfg.images, "seed": cfg.seed, "rule": "equal share per class"},
-        "methods": per_method, "env": environment({}),
+        "methods": per_method, "env": _environment(params),
         "timing": {"images_per_s": speed},
     }
     short = {m: {
@@ -170,6 +170,11 @@ def saliency_variant(params: Params, dataset: str, arch: str, variant: str, mode
     log(f"{dataset}/{arch} {variant}: {first} MAD {m['mean']:.2f} % [{m['ci_low']:.2f}, {m['ci_high']:.2f}] over {m['n']} images, "
         f"Spearman {per_method[first]['spearman']['mean']:.3f}, top-10 % overlap {per_method[first]['top10_overlap']['mean']:.3f}")
     return short
+
+
+def _environment(params: Params) -> dict:
+    """Versions plus the device and precision the maps were computed with."""
+    return environment(resolve_runtime(params.train.device, params.saliency.precision, params.train.threads).describe())
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
