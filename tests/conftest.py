@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -44,6 +45,15 @@ def make_tree(root: Path, dataset: str, n_train: int = 3, n_test: int = 2, track
                 img.save(d / f"{name}.png")
                 expected[split].append((pixels, label))
     return expected
+
+
+def copy_project(work: Path) -> Path:
+    """The pipeline's files (not params.yaml) in a fresh folder, for tests that run DVC on it."""
+    work.mkdir(parents=True)
+    for item in ("dvc.yaml", "stages", "src", "pyproject.toml"):
+        src = REPO / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
+    return work
 
 
 def make_archive(tree: Path, archive: Path) -> Path:

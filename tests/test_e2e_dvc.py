@@ -14,7 +14,7 @@ import pytest
 import pandas as pd
 import torch
 import yaml
-from conftest import REPO, make_tree
+from conftest import REPO, copy_project, make_tree
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
@@ -39,10 +39,7 @@ def repo(tmp_path_factory):
     make_tree(data / "cifar10", "cifar10", n_train=8, n_test=2)
     make_tree(data / "gtsrb", "gtsrb", n_train=2, n_test=1, tracks=2)
     work = root / "project"
-    work.mkdir()
-    for item in ("dvc.yaml", "stages", "src", "pyproject.toml"):
-        src = REPO / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
+    copy_project(work)
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["data"].update({"source": "local", "local_dir": str(data), "val_fraction": 0.25})
     for ds in params["datasets"].values():

@@ -4,14 +4,13 @@ the command lines DVC builds from them."""
 
 import ast
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, copy_project
 
 SOURCES = sorted([*(REPO / "src").rglob("*.py"), *(REPO / "stages").glob("*.py"), *(REPO / "benchmarks").glob("*.py")])
 
@@ -82,10 +81,7 @@ def test_no_unsafe_loading_or_execution(path):
 def test_hostile_params_name_stops_dvc_before_any_shell_runs_it(tmp_path):
     """DVC substitutes params into command lines before any stage runs; the validate stage must fail first."""
     work = tmp_path / "project"
-    work.mkdir()
-    for item in ("dvc.yaml", "stages", "src", "pyproject.toml"):
-        src = REPO / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
+    copy_project(work)
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["quantize"]["variants"]["x; touch pwned; true"] = raw["quantize"]["variants"]["w8a8"]
     (work / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
