@@ -36,12 +36,12 @@ def user_errors_exit(*files: str, dirs: tuple[str, ...] = ()) -> Callable[[F], F
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
+            arguments = signature.bind_partial(*args, **kwargs).arguments
             try:
-                _check_output_files(signature.bind_partial(*args, **kwargs).arguments, files)
+                _check_output_files(arguments, files)
                 return func(*args, **kwargs)
             except BaseException as exc:
                 if not _is_success(exc):
-                    arguments = signature.bind_partial(*args, **kwargs).arguments
                     _remove_outputs(arguments, files, dirs)
                 if isinstance(exc, UserError):
                     print(f"error: {exc}", file=sys.stderr)
