@@ -1,18 +1,25 @@
-"""Shared test helpers: tiny synthetic ImageFolder trees with known pixels."""
+"""Shared test helpers: tiny synthetic ImageFolder trees with known pixels, and the pipeline on a tiny
+configuration in a fresh git repository for the tests that run real DVC."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from compression_audit.datasets import DATASETS
 
 REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DVC = str(BIN / "dvc")
 
 
 def image_for(label: int, index: int, size: int = 32) -> np.ndarray:
@@ -50,7 +57,7 @@ def make_tree(root: Path, dataset: str, n_train: int = 3, n_test: int = 2, track
 def copy_project(work: Path) -> Path:
     """The pipeline's files (not params.yaml) in a fresh folder, for tests that run DVC on it."""
     work.mkdir(parents=True)
-    for item in ("dvc.yaml", "stages", "src", "pyproject.toml"):
+    for item in ("dvc.yaml", "stages", "src", "pyproject.toml", ".dvcignore"):
         src = REPO / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
     return work
@@ -68,3 +75,54 @@ def cifar_tree(tmp_path):
     root = tmp_path / "cifar10"
     expected = make_tree(root, "cifar10")
     return root, expected
+
+
+def sh(cwd, *cmd):
+    """Run a command as a user would in ``cwd`` (this interpreter's bin first on PATH, no data override)."""
+    env = {k: v for k, v in os.environ.items() if k != "COMPRESSION_AUDIT_DATA_DIR"}
+    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"  # the stages' `python` is this interpreter
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def ran(output: str) -> set[str]:
+    """Stages DVC ran (not restored from its run-cache, not skipped) according to its output."""
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
+
+
+def restored(output: str) -> set[str]:
+    """Stages DVC restored from its run-cache instead of running them."""
+    return {line.split("'")[1] for line in output.splitlines()
+            if line.startswith("Stage '") and "is cached - skipping run" in line}
+
+
+def tiny_project(root: Path) -> Path:
+    """The pipeline (LeNet-5 only, one epoch, a few synthetic images per class of both datasets) committed in
+    a fresh git + DVC repository at ``root/project``; nothing has run yet."""
+    data = root / "datasets"
+    make_tree(data / "cifar10", "cifar10", n_train=8, n_test=2)
+    make_tree(data / "gtsrb", "gtsrb", n_train=2, n_test=1, tracks=2)
+    work = copy_project(root / "project")
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"].update({"source": "local", "local_dir": str(data), "val_fraction": 0.25})
+    for ds in params["datasets"].values():
+        ds["archive_sha256"] = None
+    # LeNet only: every stage runs per model, and each run pays Python + torch start-up; the
+    # SqueezeNet and ResNet-18 paths are covered by the unit tests. This keeps CI short.
+    del params["models"]["squeezenet"]
+    del params["models"]["resnet18"]
+    for hp in params["models"].values():
+        hp.update({"epochs": 1, "batch_size": 16})
+    params["train"].update({"eval_batch_size": 64, "device": "cpu"})
+    params["prune"].update({"amount": "auto", "grid_step": 0.25, "tolerance_pp": 100.0})
+    params["quantize"].update({"calibration_images": 16})
+    params["speed"].update({"batch_size": 8, "seconds": 0.05})
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh(work, "git", "init", "-q")
+    sh(work, "git", "config", "user.email", "ci@example.com")
+    sh(work, "git", "config", "user.name", "ci")
+    sh(work, DVC, "init", "-q")
+    sh(work, "git", "add", "-A")
+    sh(work, "git", "commit", "-qm", "tiny pipeline")
+    return work

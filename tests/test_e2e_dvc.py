@@ -7,61 +7,19 @@ import os
 import re
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import pandas as pd
 import torch
-import yaml
-from conftest import REPO, copy_project, make_tree
+from conftest import BIN, DVC, ran, restored, sh, tiny_project
 
 pytestmark = pytest.mark.e2e
-BIN = Path(sys.executable).parent
-
-
-def sh(cwd, *cmd):
-    env = {k: v for k, v in os.environ.items() if k != "COMPRESSION_AUDIT_DATA_DIR"}
-    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"  # the stages' `python` is this interpreter
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
-
-
-def ran(output):
-    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("e2e")
-    data = root / "datasets"
-    make_tree(data / "cifar10", "cifar10", n_train=8, n_test=2)
-    make_tree(data / "gtsrb", "gtsrb", n_train=2, n_test=1, tracks=2)
-    work = root / "project"
-    copy_project(work)
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["data"].update({"source": "local", "local_dir": str(data), "val_fraction": 0.25})
-    for ds in params["datasets"].values():
-        ds["archive_sha256"] = None
-    # LeNet only: every stage runs per model, and each run pays Python + torch start-up; the
-    # SqueezeNet and ResNet-18 paths are covered by the unit tests. This keeps CI short.
-    del params["models"]["squeezenet"]
-    del params["models"]["resnet18"]
-    for hp in params["models"].values():
-        hp.update({"epochs": 1, "batch_size": 16})
-    params["train"].update({"eval_batch_size": 64, "device": "cpu"})
-    params["prune"].update({"amount": "auto", "grid_step": 0.25, "tolerance_pp": 100.0})
-    params["quantize"].update({"calibration_images": 16})
-    params["speed"].update({"batch_size": 8, "seconds": 0.05})
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    sh(work, "git", "init", "-q")
-    sh(work, "git", "config", "user.email", "ci@example.com")
-    sh(work, "git", "config", "user.name", "ci")
-    sh(work, str(BIN / "dvc"), "init", "-q")
-    sh(work, "git", "add", "-A")
-    sh(work, "git", "commit", "-qm", "tiny pipeline")
-    first = sh(work, str(BIN / "dvc"), "repro")
+    work = tiny_project(tmp_path_factory.mktemp("e2e"))
+    first = sh(work, DVC, "repro")
     return work, first
 
 
@@ -160,7 +118,7 @@ def plt_image(path):
 
 def test_plots_show_overlays_and_stage_plots(repo):
     work, _ = repo
-    result = subprocess.run([str(BIN / "dvc"), "plots", "show", "--json"], cwd=work, capture_output=True, text=True)
+    result = subprocess.run([DVC, "plots", "show", "--json"], cwd=work, capture_output=True, text=True)
     data = json.loads(result.stdout)["data"]
     curves = data["cifar10-training-curves"][0]["content"]["data"]["values"]
     assert {v["filename"].split("/")[-1] for v in curves} == {"cifar10-lenet5-seed0.csv", "cifar10-lenet5-seed1.csv"}
@@ -170,7 +128,7 @@ def test_plots_show_overlays_and_stage_plots(repo):
 
 def test_second_repro_does_nothing(repo):
     work, _ = repo
-    out = sh(work, str(BIN / "dvc"), "repro")
+    out = sh(work, DVC, "repro")
     assert ran(out) == set()
 
 
@@ -183,41 +141,43 @@ def test_sigkill_mid_write_then_repro_recovers(repo):
     before_model, before_metrics = model.read_bytes(), json.loads(metrics.read_text())
     env = {k: v for k, v in os.environ.items() if k != "COMPRESSION_AUDIT_DATA_DIR"}
     env.update({"PATH": f"{BIN}{os.pathsep}{env['PATH']}", "COMPRESSION_AUDIT_KILL_BEFORE_RENAME": metrics.name})
-    killed = subprocess.run([str(BIN / "dvc"), "repro", "-f", "-s", "train@cifar10-lenet5-1"], cwd=work, env=env,
+    killed = subprocess.run([DVC, "repro", "-f", "-s", "train@cifar10-lenet5-1"], cwd=work, env=env,
                             capture_output=True, text=True, start_new_session=True)
     assert killed.returncode == -9, killed.stderr  # the process group, DVC included, died by SIGKILL
     assert not metrics.exists() and list(metrics.parent.glob(f".{metrics.name}.*.tmp"))  # killed mid-write
-    status = sh(work, str(BIN / "dvc"), "status", "train@cifar10-lenet5-1")
+    status = sh(work, DVC, "status", "train@cifar10-lenet5-1")
     assert "train@cifar10-lenet5-1" in status and "deleted" in status  # not accepted as done
-    out = sh(work, str(BIN / "dvc"), "repro")
-    # the retrained model is byte-identical, so nothing downstream of it reruns; the report reads the new metrics
-    assert "train@cifar10-lenet5-1" in ran(out) and ran(out) <= {"train@cifar10-lenet5-1", "report"}
+    out = sh(work, DVC, "repro")
+    # DVC restores the stage's outputs of the first run from its run-cache (same deps, same command) instead of
+    # training again; nothing downstream of the restored, byte-identical model reruns
+    assert restored(out) == {"train@cifar10-lenet5-1"} and ran(out) == set(), out
     assert model.read_bytes() == before_model
-    after = json.loads(metrics.read_text())
-    assert {k: v for k, v in after.items() if k != "timing"} == {k: v for k, v in before_metrics.items() if k != "timing"}
-    assert not list(work.rglob(".*.tmp"))
-    assert "Data and pipelines are up to date" in sh(work, str(BIN / "dvc"), "status")
+    assert json.loads(metrics.read_text()) == before_metrics
+    # a restored stage writes nothing, so the killed write's temporary stays (until that output's next write),
+    # hidden from DVC by .dvcignore
+    assert [p.name for p in work.rglob(".*.tmp")] == [p.name for p in metrics.parent.glob(f".{metrics.name}.*.tmp")]
+    assert "Data and pipelines are up to date" in sh(work, DVC, "status")
 
 
 def test_exp_run_reruns_only_downstream_cells(repo):
     work, _ = repo
     sh(work, "git", "add", "-A")
     sh(work, "git", "commit", "-qm", "first run")
-    out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "augment.gtsrb.crop_padding=1")
+    out = sh(work, DVC, "exp", "run", "-S", "augment.gtsrb.crop_padding=1")
     gtsrb = {name for name in (
         cells("train", suffixes=("-0", "-1")) | cells("prune") | cells("quantize", suffixes=("-w8a8", "-w4a8"))
         | cells("quantize_pruned") | cells("predict_baseline") | cells("saliency_baseline") | evaluated()
     ) if "@gtsrb-" in name}
     assert ran(out) == gtsrb | {"validate", "report"}  # nothing of CIFAR-10 reruns
-    out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "prune.amount=0.5")
+    out = sh(work, DVC, "exp", "run", "-S", "prune.amount=0.5")
     # never train, quantize the unpruned baseline, or re-evaluate the variants that do not involve pruning
     assert ran(out) == cells("prune") | cells("quantize_pruned") | evaluated(variants=("-pruned", "-pruned_w8a8")) | {"validate", "report"}
-    diff = sh(work, str(BIN / "dvc"), "metrics", "diff", "--md", "--all")
+    diff = sh(work, DVC, "metrics", "diff", "--md", "--all")
     assert "cifar10-lenet5.pruned.flip_pct" in diff and "cifar10-lenet5.pruned.d_acc_pp" in diff
-    changed = sh(work, str(BIN / "dvc"), "metrics", "diff", "--md")
+    changed = sh(work, DVC, "metrics", "diff", "--md")
     assert "cifar10-lenet5.w8a8." not in changed  # variants without pruning did not change
-    out = sh(work, str(BIN / "dvc"), "exp", "run", "-S", "quantize.variants.w4a8.weight_bits=8")
+    out = sh(work, DVC, "exp", "run", "-S", "quantize.variants.w4a8.weight_bits=8")
     assert ran(out) == cells("quantize", suffixes=("-w4a8",)) | evaluated(variants=("-w4a8",)) | {"validate", "report"}
     assert json.loads((work / "reports/prune/gtsrb-lenet5.json").read_text())["amount"] == 0.5
-    shown = sh(work, str(BIN / "dvc"), "exp", "show", "--no-pager", "--md")
+    shown = sh(work, DVC, "exp", "show", "--no-pager", "--md")
     assert "prune.amount" in shown and "0.5" in shown

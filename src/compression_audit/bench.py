@@ -1,8 +1,10 @@
-"""Training throughput: the train stage's loop next to a bare loop on random tensors.
+"""What the stages reach next to what the machine can do, measured in one process on random data.
 
-Both run in the same process, on the same device, with the same batch size and
-precision, so their ratio shows what the data path (gather, crop, flip, labels,
-schedule, bookkeeping) costs on top of forward + backward + step.
+Training: the train stage's loop next to a bare loop on random tensors, on the same device with the
+same batch size and precision, so their ratio shows what the data path (gather, crop, flip, labels,
+schedule, bookkeeping) costs on top of forward + backward + step. Evaluation: the predict stage's
+batched pass over host images next to the bare forward pass. Inference: real int8 kernels next to
+the float path. Saliency: captum images/s of the saliency stage's own function.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import torch
 import torch.nn.functional as F
 
 from compression_audit.config import AugmentConfig, ModelHParams
-from compression_audit.device import Runtime
+from compression_audit.device import Runtime, resolve_runtime
+from compression_audit.inference import LoadedModel, predict, raw_images_per_second
 from compression_audit.models import Classifier
 from compression_audit.prepared import PreparedData
+from compression_audit.quantization import QuantSpec, calibrate_twin, convert_to_int8
+from compression_audit.saliency import attribute
 from compression_audit.training import fit
 
 
@@ -74,3 +79,53 @@ def stage_loop_images_per_s(arch: str, hp: ModelHParams, aug: AugmentConfig, ste
     model = Classifier(arch, num_classes, data.mean, data.std)
     result = fit(model, data, hp, aug, runtime, seed=0, eval_batch_size=256)
     return result.history[-1].train_images_per_s
+
+
+def _random_images(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+
+
+def inference_models(arch: str, runtime: Runtime, specs: dict[str, QuantSpec],
+                     calibration_images: int = 256) -> dict[str, LoadedModel]:
+    """The predict stage's inference paths for one architecture: the float model (channels_last on the runtime's
+    device and precision) and real int8 kernels for each quantize variant, from one randomly initialised network
+    (kernel speed does not depend on the weights' values)."""
+    torch.manual_seed(0)
+    model = Classifier(arch, 10, (0.5,) * 3, (0.25,) * 3).eval()
+    calib = torch.from_numpy(_random_images(calibration_images, seed=1))
+    out = {}
+    for name, spec in specs.items():
+        int8 = convert_to_int8(calibrate_twin(model, spec, calib, 64), spec)
+        out[f"int8 {name}"] = LoadedModel(int8, "int8", resolve_runtime("cpu", "fp32"), False,
+                                          {"num_classes": 10, "quant": {"backend": spec.backend}})
+    float_model = model.to(runtime.device, memory_format=torch.channels_last)
+    out = {f"float {runtime.precision}": LoadedModel(float_model, "float", runtime, True, {"num_classes": 10}), **out}
+    return out
+
+
+def eval_vs_raw(loaded: LoadedModel, images: int, batch_size: int, seconds: float) -> tuple[float, float]:
+    """(images/s of the predict stage's batched evaluation of uint8 host images, images/s of the bare forward
+    pass on a device-resident batch), measured back to back. The evaluation is timed cold, as the stage's
+    single pass is; the raw pass is timed after warm-up (its ceiling)."""
+    data = _random_images(images)
+    _, elapsed = predict(loaded, data, batch_size)
+    return images / elapsed, raw_images_per_second(loaded, batch_size, seconds)
+
+
+def saliency_images_per_s(arch: str, method: str, runtime: Runtime, images: int, batch_size: int,
+                          ig_steps: int) -> dict[str, float]:
+    """captum images/s of the saliency stage's attribute() for the float model and the W8A8 fake-quant twin
+    (the model an int8 variant is explained through)."""
+    torch.manual_seed(0)
+    model = Classifier(arch, 10, (0.5,) * 3, (0.25,) * 3).eval()
+    twin = calibrate_twin(model, QuantSpec(8, 8), torch.from_numpy(_random_images(256, seed=1)), 64)
+    data, targets = _random_images(images), np.random.default_rng(2).integers(0, 10, images)
+    rates = {}
+    # placed as the saliency stage's load_differentiable places them
+    nets = (("float", model.to(runtime.device, memory_format=torch.channels_last)), ("w8a8 twin", twin.to(runtime.device)))
+    for kind, net in nets:
+        net.eval()
+        attribute(net, data[:batch_size], targets[:batch_size], method, runtime, batch_size, ig_steps)  # warm-up
+        _, elapsed = attribute(net, data, targets, method, runtime, batch_size, ig_steps)
+        rates[kind] = images / elapsed
+    return rates

@@ -66,3 +66,9 @@ def environment(runtime_info: dict) -> dict:
     """Library versions and device, so a number can be traced to what computed it."""
     return {**runtime_info, "torch": str(torch.__version__), "numpy": numpy.__version__, "scipy": scipy.__version__,
             "python": platform.python_version()}
+
+
+def results_only(summary: dict) -> dict:
+    """A stage's summary without what differs between machines and runs ("env", "timing"): the results proper,
+    as model files and prediction headers record them beside the environment."""
+    return {k: v for k, v in summary.items() if k not in ("env", "timing")}

@@ -64,7 +64,7 @@ def load_maps(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray
 
 
 def _compute(params: Params, dataset: str, arch: str, model_path: Path, images: np.ndarray, num_classes: int,
-             targets: np.ndarray) -> tuple[dict[str, np.ndarray], dict, str]:
+             targets: np.ndarray) -> tuple[dict[str, np.ndarray], dict, str, dict]:
     cfg = params.saliency
     runtime = resolve_runtime(params.train.device, cfg.precision, params.train.threads)
     model, how = load_differentiable(model_path, arch, num_classes, runtime)
@@ -73,7 +73,7 @@ def _compute(params: Params, dataset: str, arch: str, model_path: Path, images: 
         log(f"saliency {dataset}/{arch} {model_path.stem}: {method} on {len(images)} images ({how}, {runtime.precision})")
         maps[method], seconds = attribute(model, images, targets, method, runtime, cfg.batch_size, cfg.ig_steps)
         speed[method] = round(len(images) / seconds, 1) if seconds > 0 else None
-    return maps, speed, f"{how}, {runtime.precision} on {runtime.device}"
+    return maps, speed, f"{how}, {runtime.precision} on {runtime.device}", environment(runtime.describe())
 
 
 def saliency_baseline(params: Params, dataset: str, arch: str, model_path: Path, predictions: Path, data_dir: Path,
@@ -84,9 +84,9 @@ def saliency_baseline(params: Params, dataset: str, arch: str, model_path: Path,
     indices = stratified_subset(preds.labels, params.saliency.images, params.saliency.seed)
     targets = _targets(params, preds.prediction[indices], preds.labels[indices], None)
     data = load_prepared(data_dir)
-    maps, speed, how = _compute(params, dataset, arch, model_path, data.images["test"][indices], data.num_classes, targets)
+    maps, speed, how, env = _compute(params, dataset, arch, model_path, data.images["test"][indices], data.num_classes, targets)
     summary = {"n": int(len(indices)), "methods": list(maps), "explained": how,
-               "target": params.saliency.target, "env": _environment(params), "timing": {"images_per_s": speed}}
+               "target": params.saliency.target, "env": env, "timing": {"images_per_s": speed}}
     save_maps(out, maps, indices, targets, {"variant": params.baseline, "explained": how, "target": params.saliency.target})
     write_json(metrics, summary)
     log(f"{dataset}/{arch} {params.baseline}: maps of {len(indices)} images -> {out} ({speed} images/s)")
@@ -107,7 +107,7 @@ def saliency_variant(params: Params, dataset: str, arch: str, variant: str, mode
         targets = c_preds.prediction[indices]
     data = load_prepared(data_dir)
     images = data.images["test"][indices]
-    maps, speed, how = _compute(params, dataset, arch, model_path, images, data.num_classes, targets)
+    maps, speed, how, env = _compute(params, dataset, arch, model_path, images, data.num_classes, targets)
     labels = b_preds.labels[indices]
     flipped = b_preds.prediction[indices] != c_preds.prediction[indices]
     names = meta["class_names"]
@@ -147,7 +147,7 @@ def saliency_variant(params: Params, dataset: str, arch: str, variant: str, mode
         "n": int(len(indices)), "flipped": int(flipped.sum()), "target": cfg.target,
         "explained": how, "baseline_explained": b_meta.get("explained"),
         "subset": {"images": cfg.images, "seed": cfg.seed, "rule": "equal share per class"},
-        "methods": per_method, "env": _environment(params),
+        "methods": per_method, "env": env,
         "timing": {"images_per_s": speed},
     }
     short = {m: {
@@ -170,11 +170,6 @@ def saliency_variant(params: Params, dataset: str, arch: str, variant: str, mode
     log(f"{dataset}/{arch} {variant}: {first} MAD {m['mean']:.2f} % [{m['ci_low']:.2f}, {m['ci_high']:.2f}] over {m['n']} images, "
         f"Spearman {per_method[first]['spearman']['mean']:.3f}, top-10 % overlap {per_method[first]['top10_overlap']['mean']:.3f}")
     return short
-
-
-def _environment(params: Params) -> dict:
-    """Versions plus the device and precision the maps were computed with."""
-    return environment(resolve_runtime(params.train.device, params.saliency.precision, params.train.threads).describe())
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:

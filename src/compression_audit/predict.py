@@ -10,7 +10,7 @@ import numpy as np
 
 from compression_audit.atomic import write_csv, write_json
 from compression_audit.config import Params
-from compression_audit.device import environment
+from compression_audit.device import environment, results_only
 from compression_audit.inference import load_model_file, predict, raw_images_per_second
 from compression_audit.metrics import Predictions, brier_score, expected_calibration_error, reliability
 from compression_audit.predictions import write_predictions
@@ -44,7 +44,7 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
                    "eval_vs_raw": round(eval_rate / raw, 3)},
     }
     info = {"dataset": dataset, "model": arch, "variant": variant, "source": str(model_path),
-            **{k: v for k, v in summary.items() if k not in ("env", "timing")}}
+            **results_only(summary)}
     write_predictions(out, variant, preds, data.class_names, info)
     names = data.class_names
     write_csv(confusion, [{"actual": names[a], "predicted": names[p]} for a, p in zip(labels, preds.prediction)],

@@ -12,7 +12,7 @@ from torch.nn.utils import prune as torch_prune
 from compression_audit.atomic import write_csv, write_json
 from compression_audit.checkpoint import load_classifier, save_checkpoint
 from compression_audit.config import Params, PruneConfig
-from compression_audit.device import Runtime, environment, resolve_runtime
+from compression_audit.device import Runtime, environment, resolve_runtime, results_only
 from compression_audit.models import Classifier
 from compression_audit.perf import cpu_speed, serialized_bytes
 from compression_audit.prepared import PreparedData, load_prepared
@@ -113,7 +113,7 @@ def prune_cell(params: Params, dataset: str, arch: str, baseline: Path, data_dir
     }
     info = {
         "dataset": dataset, "variant": "pruned", "source": str(baseline), "prune": dataclasses.asdict(cfg),
-        "metrics": {k: v for k, v in summary.items() if k not in ("env", "timing")}, "env": summary["env"],
+        "metrics": results_only(summary), "env": summary["env"],
         "baseline_info": payload["info"],
     }
     save_checkpoint(out, pruned, data.class_names, info)

@@ -11,7 +11,7 @@ import torch
 from compression_audit.atomic import write_json
 from compression_audit.checkpoint import load_classifier
 from compression_audit.config import Params
-from compression_audit.device import environment, resolve_runtime
+from compression_audit.device import environment, resolve_runtime, results_only
 from compression_audit.errors import UserError
 from compression_audit.perf import cpu_speed, serialized_bytes
 from compression_audit.prepared import load_prepared
@@ -90,7 +90,7 @@ def quantize_cell(params: Params, dataset: str, arch: str, variant: str, source:
     }
     info = {
         "dataset": dataset, "variant": variant, "source": str(source), "quant": dataclasses.asdict(spec),
-        "calibration_images": len(calib), "calibration_seed": q.calibration_seed, "metrics": {k: v for k, v in summary.items() if k not in ("env", "timing")},
+        "calibration_images": len(calib), "calibration_seed": q.calibration_seed, "metrics": results_only(summary),
         "source_info": payload["info"],
     }
     save_quantized(out, model, twin, int8, spec, data.class_names, info)

@@ -10,7 +10,7 @@ import torch
 from compression_audit.atomic import write_csv, write_json
 from compression_audit.checkpoint import save_checkpoint
 from compression_audit.config import Params
-from compression_audit.device import environment, resolve_runtime
+from compression_audit.device import environment, resolve_runtime, results_only
 from compression_audit.models import Classifier, count_parameters
 from compression_audit.prepared import load_prepared
 from compression_audit.progress import log
@@ -57,7 +57,7 @@ def train_cell(
     info = {
         "dataset": dataset, "seed": seed, "hparams": dataclasses.asdict(hp),
         "augment": dataclasses.asdict(aug), "train": dataclasses.asdict(params.train),
-        "data": dataclasses.asdict(params.data), "metrics": {k: v for k, v in summary.items() if k not in ("env", "timing")},
+        "data": dataclasses.asdict(params.data), "metrics": results_only(summary),
         "env": summary["env"],
     }
     model.to("cpu", memory_format=torch.contiguous_format)

@@ -1,0 +1,96 @@
+"""Scale-out with DVC's own machinery, as the README's "Scale-out" section tells users to do it:
+
+- two worker clones share one DVC remote (a local directory here), each runs a disjoint slice of the grid with
+  `dvc repro --glob` and pushes its outputs and run-cache with `dvc push --run-cache`;
+- a coordinator clone, which has run nothing, gets every stage from the remote with `dvc repro --pull` and
+  computes only the report;
+- a queued sweep, `dvc exp run --queue -S prune.amount=...` + `dvc queue start -j 2`, runs in DVC's own
+  workers and reruns only what depends on pruning.
+"""
+
+import json
+import time
+
+import pytest
+from conftest import DVC, ran, restored, sh, tiny_project
+
+pytestmark = pytest.mark.e2e
+
+SLICES = {"cifar10": "*@cifar10*", "gtsrb": "*@gtsrb*"}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scale_out")
+    origin = tiny_project(root)
+    remote = root / "remote"
+    sh(origin, DVC, "remote", "add", "-d", "shared", str(remote))
+    sh(origin, "git", "commit", "-qam", "shared DVC remote")
+    outputs = {}
+    for name, pattern in SLICES.items():
+        worker = root / f"worker-{name}"
+        sh(root, "git", "clone", "-q", str(origin), str(worker))
+        outputs[name] = sh(worker, DVC, "repro", "--glob", pattern)
+        sh(worker, DVC, "push", "--run-cache")
+    coordinator = root / "coordinator"
+    sh(root, "git", "clone", "-q", str(origin), str(coordinator))
+    outputs["coordinator"] = sh(coordinator, DVC, "repro", "--pull")
+    all_stages = set(sh(coordinator, DVC, "stage", "list", "--name-only").split())
+    return coordinator, outputs, all_stages
+
+
+def test_workers_run_disjoint_slices(cluster):
+    _, outputs, all_stages = cluster
+    cifar, gtsrb = ran(outputs["cifar10"]), ran(outputs["gtsrb"])
+    assert "train@cifar10-lenet5-0" in cifar and "saliency@cifar10-lenet5-w4a8" in cifar
+    assert "train@gtsrb-lenet5-1" in gtsrb and "evaluate@gtsrb-lenet5-pruned_w8a8" in gtsrb
+    # the only stage both run is the params check every stage depends on; neither builds the report
+    assert cifar & gtsrb == {"validate"}
+    assert cifar | gtsrb == all_stages - {"report"}
+
+
+def test_coordinator_restores_everything_and_computes_only_the_report(cluster):
+    coordinator, outputs, all_stages = cluster
+    out = outputs["coordinator"]
+    assert ran(out) == {"report"}, out
+    assert restored(out) == all_stages - {"report"}
+    metrics = json.loads((coordinator / "reports/report/metrics.json").read_text())
+    assert {"cifar10-lenet5", "gtsrb-lenet5"} <= set(metrics)  # both workers' cells are in the one report
+    assert set(metrics["gtsrb-lenet5"]) >= {"seed1", "pruned", "w8a8", "w4a8", "pruned_w8a8"}
+    assert "Data and pipelines are up to date" in sh(coordinator, DVC, "status")
+
+
+def test_queued_sweep_runs_in_dvc_workers(cluster):
+    coordinator, _, _ = cluster
+    sh(coordinator, "git", "add", "-A")
+    sh(coordinator, "git", "commit", "-qm", "report from the workers' results")
+    queued = sh(coordinator, DVC, "exp", "run", "--queue", "-S", "prune.amount=0.25,0.5")
+    assert queued.count("Queued experiment") == 2, queued
+    sh(coordinator, DVC, "queue", "start", "-j", "2")
+    deadline = time.monotonic() + 900
+    while True:
+        status = sh(coordinator, DVC, "queue", "status")
+        if "Queued" not in status and "Running" not in status:
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(3)
+    tasks = [line.split() for line in status.splitlines() if line.strip() and not line.startswith("Task")]
+    tasks = [t for t in tasks if len(t) >= 4 and t[0] != "Worker"]
+    assert len(tasks) == 2 and all("Success" in t for t in tasks), status
+    cells = [f"{d}-lenet5" for d in SLICES]
+    pruned = [f"{c}-{v}" for c in cells for v in ("pruned", "pruned_w8a8")]
+    prune_dependent = ({"validate", "report"} | {f"prune@{c}" for c in cells} | {f"quantize_pruned@{c}" for c in cells}
+                       | {f"{stage}@{c}" for stage in ("predict", "evaluate", "saliency") for c in pruned})
+    for task in tasks:
+        log = sh(coordinator, DVC, "queue", "logs", task[0])
+        assert ran(log) == prune_dependent, log  # nothing trained, no unpruned variant re-evaluated
+    shown = json.loads(sh(coordinator, DVC, "exp", "show", "--json", "--no-pager"))
+    amounts = {}
+    for commit in shown:
+        for exp in commit.get("experiments") or []:
+            for rev in exp["revs"]:
+                data = rev["data"]
+                amount = data["params"]["params.yaml"]["data"]["prune"]["amount"]
+                amounts[amount] = data["metrics"]["reports/report/metrics.json"]["data"]["gtsrb-lenet5"]["pruned"]
+    assert set(amounts) >= {0.25, 0.5}
+    assert amounts[0.25] != amounts[0.5]  # each experiment's own pruned model was evaluated
