@@ -10,6 +10,7 @@
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import DVC, ran, restored, sh, tiny_project
@@ -26,12 +27,17 @@ def cluster(tmp_path_factory):
     remote = root / "remote"
     sh(origin, DVC, "remote", "add", "-d", "shared", str(remote))
     sh(origin, "git", "commit", "-qam", "shared DVC remote")
-    outputs = {}
-    for name, pattern in SLICES.items():
+
+    def work(name: str, pattern: str) -> str:
         worker = root / f"worker-{name}"
         sh(root, "git", "clone", "-q", str(origin), str(worker))
-        outputs[name] = sh(worker, DVC, "repro", "--glob", pattern)
+        output = sh(worker, DVC, "repro", "--glob", pattern)
         sh(worker, DVC, "push", "--run-cache")
+        return output
+
+    # the workers run at the same time, as separate machines would, and push to the remote concurrently
+    with ThreadPoolExecutor(len(SLICES)) as pool:
+        outputs = dict(zip(SLICES, pool.map(work, SLICES, SLICES.values())))
     coordinator = root / "coordinator"
     sh(root, "git", "clone", "-q", str(origin), str(coordinator))
     outputs["coordinator"] = sh(coordinator, DVC, "repro", "--pull")
