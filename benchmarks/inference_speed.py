@@ -3,7 +3,8 @@
     python benchmarks/inference_speed.py --seconds 5 --out reports/bench/inference_speed.json
 
 Weights are randomly initialised and calibrated on random images: kernel speed does not
-depend on the values, so this runs anywhere without trained models.
+depend on the values, so this runs anywhere without trained models. The int8 models are the
+benchmark suite's (compression_audit.bench.inference_models), built as the predict stage builds them.
 """
 
 from pathlib import Path
@@ -15,10 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 from compression_audit.atomic import write_json
-from compression_audit.device import cpu_has_bf16
+from compression_audit.bench import inference_models
+from compression_audit.device import cpu_has_bf16, resolve_runtime
 from compression_audit.models import MODELS, Classifier
 from compression_audit.perf import images_per_second
-from compression_audit.quantization import QuantSpec, calibrate_twin, convert_to_int8
+from compression_audit.quantization import QuantSpec
 
 app = typer.Typer(add_completion=False)
 
@@ -41,7 +43,6 @@ def main(
     out: Annotated[Optional[Path], typer.Option(help="JSON file for the results.")] = None,
 ) -> None:
     rows = []
-    calib = torch.randint(0, 256, (256, 32, 32, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     for arch in models or list(MODELS):
         torch.manual_seed(0)
         model = Classifier(arch, 10, (0.5,) * 3, (0.25,) * 3).eval()
@@ -52,10 +53,10 @@ def main(
         row["fp32_channels_last"] = images_per_second(cl, batch_size, seconds, channels_last=True)
         if cpu_has_bf16():
             row["bf16_channels_last"] = images_per_second(_Bf16(cl), batch_size, seconds, channels_last=True)
-        for bits in (8, 4):
-            spec = QuantSpec(bits, 8)
-            int8 = convert_to_int8(calibrate_twin(model, spec, calib, 64), spec)
-            row[f"int8_w{bits}a8"] = images_per_second(int8, batch_size, seconds)
+        specs = {f"w{bits}a8": QuantSpec(bits, 8) for bits in (8, 4)}
+        for name, loaded in inference_models(arch, resolve_runtime("cpu", "fp32"), specs).items():
+            if loaded.kind == "int8":
+                row[f"int8_{name.split()[1]}"] = images_per_second(loaded.model, batch_size, seconds)
         row = {k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()}
         row["w8a8_vs_fp32_eager"] = round(row["int8_w8a8"] / row["fp32_eager"], 2)
         rows.append(row)

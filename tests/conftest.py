@@ -3,7 +3,6 @@ configuration in a fresh git repository for the tests that run real DVC."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +14,9 @@ import pytest
 import yaml
 from PIL import Image
 
+from compression_audit.bench_pipeline import PROJECT_FILES, interpreter_env, prepare
 from compression_audit.datasets import DATASETS
+from compression_audit.fetch import LOCAL_DIR_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -57,7 +58,7 @@ def make_tree(root: Path, dataset: str, n_train: int = 3, n_test: int = 2, track
 def copy_project(work: Path) -> Path:
     """The pipeline's files (not params.yaml) in a fresh folder, for tests that run DVC on it."""
     work.mkdir(parents=True)
-    for item in ("dvc.yaml", "stages", "src", "pyproject.toml", ".dvcignore"):
+    for item in PROJECT_FILES:
         src = REPO / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
     return work
@@ -77,10 +78,16 @@ def cifar_tree(tmp_path):
     return root, expected
 
 
+def user_env() -> dict:
+    """The environment of a user in a project: this interpreter's bin first on PATH, no data override."""
+    env = interpreter_env()
+    env.pop(LOCAL_DIR_ENV, None)
+    return env
+
+
 def sh(cwd, *cmd):
-    """Run a command as a user would in ``cwd`` (this interpreter's bin first on PATH, no data override)."""
-    env = {k: v for k, v in os.environ.items() if k != "COMPRESSION_AUDIT_DATA_DIR"}
-    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"  # the stages' `python` is this interpreter
+    """Run a command as a user would in ``cwd`` (see ``user_env``)."""
+    env = user_env()
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout + result.stderr
@@ -103,7 +110,6 @@ def tiny_project(root: Path) -> Path:
     data = root / "datasets"
     make_tree(data / "cifar10", "cifar10", n_train=8, n_test=2)
     make_tree(data / "gtsrb", "gtsrb", n_train=2, n_test=1, tracks=2)
-    work = copy_project(root / "project")
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["data"].update({"source": "local", "local_dir": str(data), "val_fraction": 0.25})
     for ds in params["datasets"].values():
@@ -118,11 +124,4 @@ def tiny_project(root: Path) -> Path:
     params["prune"].update({"amount": "auto", "grid_step": 0.25, "tolerance_pp": 100.0})
     params["quantize"].update({"calibration_images": 16})
     params["speed"].update({"batch_size": 8, "seconds": 0.05})
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    sh(work, "git", "init", "-q")
-    sh(work, "git", "config", "user.email", "ci@example.com")
-    sh(work, "git", "config", "user.name", "ci")
-    sh(work, DVC, "init", "-q")
-    sh(work, "git", "add", "-A")
-    sh(work, "git", "commit", "-qm", "tiny pipeline")
-    return work
+    return prepare(REPO, root / "project", params)

@@ -3,7 +3,6 @@ then `dvc exp run -S` on a training parameter, which must rerun only the cells d
 
 import base64
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -11,7 +10,7 @@ import subprocess
 import pytest
 import pandas as pd
 import torch
-from conftest import BIN, DVC, ran, restored, sh, tiny_project
+from conftest import DVC, ran, restored, sh, tiny_project, user_env
 
 pytestmark = pytest.mark.e2e
 
@@ -139,8 +138,7 @@ def test_sigkill_mid_write_then_repro_recovers(repo):
     work, _ = repo
     model, metrics = work / "models/cifar10-lenet5/seed1.pt", work / "reports/train/cifar10-lenet5-seed1.json"
     before_model, before_metrics = model.read_bytes(), json.loads(metrics.read_text())
-    env = {k: v for k, v in os.environ.items() if k != "COMPRESSION_AUDIT_DATA_DIR"}
-    env.update({"PATH": f"{BIN}{os.pathsep}{env['PATH']}", "COMPRESSION_AUDIT_KILL_BEFORE_RENAME": metrics.name})
+    env = {**user_env(), "COMPRESSION_AUDIT_KILL_BEFORE_RENAME": metrics.name}
     killed = subprocess.run([DVC, "repro", "-f", "-s", "train@cifar10-lenet5-1"], cwd=work, env=env,
                             capture_output=True, text=True, start_new_session=True)
     assert killed.returncode == -9, killed.stderr  # the process group, DVC included, died by SIGKILL

@@ -62,9 +62,16 @@ def _dvc() -> str:
     return str(Path(sys.executable).parent / "dvc")
 
 
-def _env() -> dict:
+def interpreter_env() -> dict:
+    """This process's environment with this interpreter's bin first on PATH: the `python` and `dvc` that
+    DVC's stages call are then the ones of this installation."""
     env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # the stages' `python`
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def _env() -> dict:
+    env = interpreter_env()
     if env.get(LOCAL_DIR_ENV):  # the stages run in the copy: a relative folder would point elsewhere
         env[LOCAL_DIR_ENV] = str(Path(env[LOCAL_DIR_ENV]).resolve())
     return env
@@ -104,6 +111,7 @@ def timed_dvc(args: list[str], cwd: Path) -> tuple[float, list[str]]:
 
 def full_and_incremental(project: Path, workdir: Path, params: dict, prune_amount: float) -> dict:
     """Full `dvc repro`, then `dvc exp run -S prune.amount=<prune_amount>` on its committed result."""
+    params = _absolute_data_dir(params, project)
     prepare(project, workdir, params)
     log(f"pipeline: dvc repro in {workdir}")
     full_s, full_ran = timed_dvc(["repro"], workdir)
@@ -113,6 +121,6 @@ def full_and_incremental(project: Path, workdir: Path, params: dict, prune_amoun
     inc_s, inc_ran = timed_dvc(["exp", "run", "-S", f"prune.amount={prune_amount}"], workdir)
     return {"full_repro_s": round(full_s, 1), "full_stages": len(full_ran),
             "incremental_s": round(inc_s, 1), "incremental_stages": len(inc_ran), "incremental_ran": inc_ran,
-            "prune_amount": prune_amount, "data": data_source(_absolute_data_dir(params, project)),
+            "prune_amount": prune_amount, "data": data_source(params),
             "models": list(params["models"]), "datasets": list(params["datasets"]),
             "epochs": {m: hp["epochs"] for m, hp in params["models"].items()}}
