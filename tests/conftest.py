@@ -60,6 +60,7 @@ def copy_project(work: Path) -> Path:
     work.mkdir(parents=True)
     for item in PROJECT_FILES:
         src = REPO / item
+        (work / item).parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
     return work
 
@@ -110,8 +111,13 @@ def tiny_project(root: Path) -> Path:
     data = root / "datasets"
     make_tree(data / "cifar10", "cifar10", n_train=8, n_test=2)
     make_tree(data / "gtsrb", "gtsrb", n_train=2, n_test=1, tracks=2)
+    return prepare(REPO, root / "project", tiny_params(data))
+
+
+def tiny_params(local_dir: Path) -> dict:
+    """The repository's params for seconds-long stages: LeNet-5 only, one epoch, small batches."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["data"].update({"source": "local", "local_dir": str(data), "val_fraction": 0.25})
+    params["data"].update({"source": "local", "local_dir": str(local_dir), "val_fraction": 0.25})
     for ds in params["datasets"].values():
         ds["archive_sha256"] = None
     # LeNet only: every stage runs per model, and each run pays Python + torch start-up; the
@@ -124,4 +130,4 @@ def tiny_project(root: Path) -> Path:
     params["prune"].update({"amount": "auto", "grid_step": 0.25, "tolerance_pp": 100.0})
     params["quantize"].update({"calibration_images": 16})
     params["speed"].update({"batch_size": 8, "seconds": 0.05})
-    return prepare(REPO, root / "project", params)
+    return params

@@ -54,7 +54,7 @@ def _mutated(raw, path, value):
         (("seeds",), [0, 0], r"seeds: seeds must be distinct"),
         (("seeds",), [0, -1], r"seeds: seeds must be >= 0"),
         (("data", "resize"), "yes", r"data\.resize: expected true or false"),
-        (("datasets", "mnist"), {"archive_sha256": None}, r"datasets\.mnist: unknown dataset; valid: cifar10, gtsrb"),
+        (("datasets", "mnist"), {"archive_sha256": None}, r"datasets\.mnist: unknown dataset; built-in: cifar10, gtsrb, or declare your own with imagefolder"),
         (("datasets", "cifar10", "archive_sha256"), "abc", r"archive_sha256: must be 64 lowercase hex"),
         (("prune", "amount"), 1.0, r"prune\.amount: must be a fraction in \[0, 1\) or 'auto'"),
         (("prune", "amount"), "most", r"prune\.amount: expected float or 'auto', got 'most'"),
@@ -75,7 +75,7 @@ def test_bad_params_name_the_key(tmp_path, raw, path, value, message):
 
 def test_unknown_model_in_models(tmp_path, raw):
     raw["models"]["vgg"] = raw["models"]["lenet5"]
-    with pytest.raises(ConfigError, match="models.vgg: unknown model; valid: lenet5, squeezenet, resnet18"):
+    with pytest.raises(ConfigError, match="models.vgg: unknown model; built-in: lenet5, squeezenet, resnet18, or declare your own with builder"):
         load_params(_write(tmp_path, raw))
 
 

@@ -43,7 +43,7 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
     expected = (
         {"validate", "fetch@cifar10", "fetch@gtsrb"} | cells("train", suffixes=("-0", "-1")) | cells("prune")
         | cells("quantize", suffixes=("-w8a8", "-w4a8")) | cells("quantize_pruned")
-        | cells("predict_baseline") | cells("saliency_baseline") | evaluated() | {"report"}
+        | cells("predict_baseline") | cells("saliency_baseline") | evaluated() | cells("verdict") | {"report"}
     )
     assert ran(output) == expected
     meta = json.loads((work / "data/prepared/gtsrb/meta.json").read_text())
@@ -79,13 +79,25 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
     metrics = json.loads((work / "reports/report/metrics.json").read_text())
     assert metrics["env"].startswith(f"torch {torch.__version__}") and "trained on cpu" in metrics["env"]
     assert set(metrics) == {"cifar10-lenet5", "gtsrb-lenet5", "env"} and set(metrics["gtsrb-lenet5"]["w4a8"]) == {
-        "d_acc_pp", "flip_pct", "class_pp", "mad_pct"}
+        "d_acc_pp", "flip_pct", "class_pp", "mad_pct", "verdict"}
+    assert set(metrics["gtsrb-lenet5"]["seed1"]) == {"d_acc_pp", "flip_pct", "class_pp", "mad_pct"}  # the floor is not judged
+    for d in DATASETS:
+        verdict = json.loads((work / f"reports/verdict/{d}-lenet5-details.json").read_text())
+        compact = json.loads((work / f"reports/verdict/{d}-lenet5.json").read_text())
+        assert verdict["noise_floor"] == "seed1" and set(compact) == {"pruned", "w8a8", "w4a8", "pruned_w8a8"}
+        for variant, v in verdict["variants"].items():
+            assert compact[variant] == {"verdict": v["verdict"], "failing": ", ".join(v["failing"]) or "-"}
+            assert metrics[f"{d}-lenet5"][variant]["verdict"] == v["verdict"]
+            flips = json.loads((work / f"reports/evaluate/{d}-lenet5/{variant}-details.json").read_text())["flip_rate"]
+            assert v["criteria"]["flip_rate"]["value"] == pytest.approx(100 * flips, abs=1e-6)
+    assert summary.index("## Deployment verdict") < summary.index("## Study vs this run")
 
 
 def check_report(path):
     """The report's structure: every section, every figure embedded and decodable, no NaN, no empty table."""
     page = path.read_text()
-    for section in ("overview", "study", "overall", "classes", "confusion", "confidence", "calibration", "saliency"):
+    assert page.index('id="verdict"') < page.index('id="overview"')  # the verdict comes first
+    for section in ("verdict", "overview", "study", "overall", "classes", "confusion", "confidence", "calibration", "saliency"):
         assert f'id="{section}"' in page, section
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert len(images) >= 2 * 5  # per cell: class, confusion, confidence, reliability, saliency figures (+ grids)
@@ -165,17 +177,41 @@ def test_exp_run_reruns_only_downstream_cells(repo):
     gtsrb = {name for name in (
         cells("train", suffixes=("-0", "-1")) | cells("prune") | cells("quantize", suffixes=("-w8a8", "-w4a8"))
         | cells("quantize_pruned") | cells("predict_baseline") | cells("saliency_baseline") | evaluated()
-    ) if "@gtsrb-" in name}
+    ) if "@gtsrb-" in name} | {"verdict@gtsrb-lenet5"}
     assert ran(out) == gtsrb | {"validate", "report"}  # nothing of CIFAR-10 reruns
     out = sh(work, DVC, "exp", "run", "-S", "prune.amount=0.5")
     # never train, quantize the unpruned baseline, or re-evaluate the variants that do not involve pruning
-    assert ran(out) == cells("prune") | cells("quantize_pruned") | evaluated(variants=("-pruned", "-pruned_w8a8")) | {"validate", "report"}
+    assert ran(out) == (cells("prune") | cells("quantize_pruned") | evaluated(variants=("-pruned", "-pruned_w8a8"))
+                        | cells("verdict") | {"validate", "report"})
     diff = sh(work, DVC, "metrics", "diff", "--md", "--all")
     assert "cifar10-lenet5.pruned.flip_pct" in diff and "cifar10-lenet5.pruned.d_acc_pp" in diff
     changed = sh(work, DVC, "metrics", "diff", "--md")
     assert "cifar10-lenet5.w8a8." not in changed  # variants without pruning did not change
     out = sh(work, DVC, "exp", "run", "-S", "quantize.variants.w4a8.weight_bits=8")
-    assert ran(out) == cells("quantize", suffixes=("-w4a8",)) | evaluated(variants=("-w4a8",)) | {"validate", "report"}
+    assert ran(out) == (cells("quantize", suffixes=("-w4a8",)) | evaluated(variants=("-w4a8",)) | cells("verdict")
+                        | {"validate", "report"})
     assert json.loads((work / "reports/prune/gtsrb-lenet5.json").read_text())["amount"] == 0.5
     shown = sh(work, DVC, "exp", "show", "--no-pager", "--md")
     assert "prune.amount" in shown and "0.5" in shown
+
+
+def test_gate_threshold_reruns_only_verdict_and_report(repo):
+    """A stricter gate is a new decision on the same measurements: nothing is trained, compressed, evaluated or
+    explained again. A saliency threshold of -100 pp cannot be met (MAD is in [0, 100]), so every variant fails
+    on it, and the verdict change shows in `dvc metrics diff` and as a column of `dvc exp show`."""
+    work, _ = repo
+    sh(work, "git", "add", "-A")
+    sh(work, "git", "commit", "-qm", "before the gate experiment", "--allow-empty")
+    before = json.loads((work / "reports/verdict/cifar10-lenet5-details.json").read_text())
+    out = sh(work, DVC, "exp", "run", "-n", "strict-gate", "-S", "gate.max_mad_above_noise_pct=-100")
+    assert ran(out) == cells("verdict") | {"validate", "report"}
+    after = json.loads((work / "reports/verdict/cifar10-lenet5-details.json").read_text())
+    for variant, v in after["variants"].items():
+        assert v["verdict"] == "FAIL" and "saliency_mad_above_noise" in v["failing"]
+        row, old = v["criteria"]["saliency_mad_above_noise"], before["variants"][variant]["criteria"]["saliency_mad_above_noise"]
+        assert row["threshold"] == -100 and row["value"] == old["value"]  # same measurement, new threshold
+    diff = sh(work, DVC, "metrics", "diff", "--md", "--all", "HEAD", "strict-gate")
+    assert "reports/verdict/cifar10-lenet5.json" in diff and "pruned.verdict" in diff
+    assert "cifar10-lenet5.pruned.verdict" in diff  # the report's metrics too
+    shown = sh(work, DVC, "exp", "show", "--no-pager", "--md", "--keep", "verdict|gate.max_mad")
+    assert "strict-gate" in shown and "pruned.verdict" in shown and "FAIL" in shown

@@ -18,7 +18,7 @@ from compression_audit.errors import UserError
 from compression_audit.fetch import LOCAL_DIR_ENV
 from compression_audit.progress import log
 
-PROJECT_FILES = ("dvc.yaml", "stages", "src", "pyproject.toml", ".dvcignore")
+PROJECT_FILES = ("dvc.yaml", "stages", "src", "pyproject.toml", ".dvcignore", "own_models", "data/own")
 QUICK_EPOCHS = 5
 
 
@@ -46,6 +46,7 @@ def prepare(project: Path, workdir: Path, params: dict) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         src = project / name
+        (workdir / name).parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
             shutil.copytree(src, workdir / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         elif src.exists():

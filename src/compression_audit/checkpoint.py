@@ -15,7 +15,7 @@ import torch
 
 from compression_audit.atomic import atomic_path
 from compression_audit.errors import UserError
-from compression_audit.models import MODELS, Classifier
+from compression_audit.models import Classifier, known_models
 
 FORMAT = "compression-audit/checkpoint-v1"
 
@@ -24,6 +24,7 @@ def model_header(model: Classifier, class_names: tuple[str, ...], info: dict[str
     """What every saved model says about itself: architecture, classes, input normalization, provenance."""
     return {
         "arch": model.arch,
+        "builder": model.builder,  # provenance only: an own model is rebuilt from params.yaml's builder, never this
         "num_classes": model.num_classes,
         "class_names": list(class_names),
         "mean": model.normalize.mean.flatten().tolist(),
@@ -70,8 +71,9 @@ def read_payload(path: str | Path, expected_format: str | tuple[str, ...], made_
     formats = (expected_format,) if isinstance(expected_format, str) else expected_format
     if not isinstance(payload, dict) or payload.get("format") not in formats:
         raise UserError(f"{path} is not a {' or '.join(formats)} file; rerun the {made_by} stage that makes it")
-    if payload.get("arch") not in MODELS:
-        raise UserError(f"{path} holds unknown architecture {payload.get('arch')!r}; valid: {', '.join(MODELS)}")
+    if payload.get("arch") not in known_models():
+        raise UserError(f"{path} holds unknown architecture {payload.get('arch')!r}; valid: {', '.join(known_models())} "
+                        "(an own model must be declared in params.yaml's models with its builder)")
     return payload
 
 

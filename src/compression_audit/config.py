@@ -2,7 +2,9 @@
 
 Every section becomes a frozen dataclass. Unknown keys, missing keys, wrong types
 and out-of-range values fail at stage start with the key's dotted name and what
-would be valid, so a typo never silently falls back to a default.
+would be valid, so a typo never silently falls back to a default. The only keys that
+may be left out are those that declare a default because just some entries use them
+(an own dataset's `imagefolder`, an own model's `builder`).
 """
 
 from __future__ import annotations
@@ -116,6 +118,8 @@ def parse_section(cls: type[T], data: Any, where: str) -> T:
     kwargs = {}
     for field in dataclasses.fields(cls):
         if field.name not in data:
+            if field.default is not dataclasses.MISSING:  # only the few keys that only some entries need
+                continue
             _fail(_join(where, field.name), f"missing; expected {_type_name(hints[field.name])}")
         kwargs[field.name] = _convert(hints[field.name], data[field.name], _join(where, field.name))
     try:
@@ -143,14 +147,36 @@ class DataConfig:
         _check(self.split_seed >= 0, "split_seed", f"must be >= 0, got {self.split_seed}")
 
 
+# Names that become file names and words of DVC stage command lines (datasets, models, variants).
+NAME_PATTERN = r"[a-z][a-z0-9_]{0,31}"
+NAME_RULE = ("names become file names and words of stage command lines: use 1-32 lowercase ASCII letters, "
+             "digits and _, starting with a letter")
+# package.module:function, each part a Python identifier: nothing else can reach importlib.
+BUILDER_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*"
+
+
 @dataclass(frozen=True)
 class DatasetConfig:
     archive_sha256: str | None
+    imagefolder: str | None = None  # an own dataset: ImageFolder directory or .tar.gz of one
+    names_file: str | None = None  # own dataset: "<folder>: <class name>" per line; default: the folder names
+    group_pattern: str | None = None  # own dataset: regex on a training file's stem; its first group (or the
+    #                                   whole match) names the near-duplicate group the split keeps together
 
     def __post_init__(self) -> None:
         if self.archive_sha256 is not None:
             ok = len(self.archive_sha256) == 64 and all(c in "0123456789abcdef" for c in self.archive_sha256)
             _check(ok, "archive_sha256", "must be 64 lowercase hex digits or null")
+        if self.imagefolder is None:
+            for key in ("names_file", "group_pattern"):
+                _check(getattr(self, key) is None, key, "applies only to an own dataset (set imagefolder: PATH)")
+        else:
+            _check(self.imagefolder.strip() != "", "imagefolder", "give the ImageFolder directory or .tar.gz of one")
+        if self.group_pattern is not None:
+            try:
+                re.compile(self.group_pattern)
+            except re.error as exc:
+                raise ValueError("group_pattern", f"is not a valid regular expression ({exc})") from None
 
 
 @dataclass(frozen=True)
@@ -190,8 +216,12 @@ class ModelHParams:
     weight_decay: float
     label_smoothing: float
     warmup_fraction: float
+    builder: str | None = None  # an own model: "package.module:function" taking the number of classes
 
     def __post_init__(self) -> None:
+        if self.builder is not None:
+            _check(re.fullmatch(BUILDER_PATTERN, self.builder) is not None, "builder",
+                   f"{self.builder!r} is not an import path package.module:function (identifiers only)")
         _check(1 <= self.epochs <= 1000, "epochs", f"must be in [1, 1000], got {self.epochs}")
         _check(1 <= self.batch_size <= 65536, "batch_size", f"must be in [1, 65536], got {self.batch_size}")
         _check(0.0 < self.lr <= 10.0, "lr", f"must be in (0, 10], got {self.lr}")
@@ -253,9 +283,7 @@ class QuantizeConfig:
         _check(self.calibration_batch_size >= 1, "calibration_batch_size", f"must be >= 1, got {self.calibration_batch_size}")
         _check(len(self.variants) >= 1, "variants", "name at least one variant")
         for name in self.variants:
-            _check(re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name) is not None, f"variants.{name}",
-                   "variant names become file names and words of stage command lines: use 1-32 lowercase "
-                   "ASCII letters, digits and _, starting with a letter")
+            _check(re.fullmatch(NAME_PATTERN, name) is not None, f"variants.{name}", f"variant {NAME_RULE}")
             reserved = name == "pruned" or name.startswith("pruned_") or (name.startswith("seed") and name[4:].isdigit())
             _check(not reserved, f"variants.{name}", "this name is taken by other models' files (pruned*, seedN); choose another")
         _check(self.after_pruning in self.variants, "after_pruning",
@@ -312,6 +340,29 @@ class SaliencyConfig:
 
 
 @dataclass(frozen=True)
+class GateConfig:
+    max_accuracy_drop_pp: float
+    max_flip_pct: float
+    max_flip_x_noise: float
+    max_class_drop_pp: float
+    max_delta_ece: float
+    max_negative_flip_pct: float
+    max_mad_above_noise_pct: float
+
+    def __post_init__(self) -> None:
+        for key in ("max_accuracy_drop_pp", "max_flip_pct", "max_class_drop_pp", "max_negative_flip_pct"):
+            value = getattr(self, key)
+            _check(0.0 <= value <= 100.0, key, f"must be in [0, 100] (percentage points or percent), got {value}")
+        _check(self.max_flip_x_noise >= 0.0, "max_flip_x_noise", f"must be >= 0 (a multiple), got {self.max_flip_x_noise}")
+        _check(-1.0 <= self.max_delta_ece <= 1.0, "max_delta_ece", f"must be in [-1, 1] (ECE units), got {self.max_delta_ece}")
+        _check(-100.0 <= self.max_mad_above_noise_pct <= 100.0, "max_mad_above_noise_pct",
+               f"must be in [-100, 100] (percentage points), got {self.max_mad_above_noise_pct}")
+
+    def as_dict(self) -> dict[str, float]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class Params:
     data: DataConfig
     datasets: dict[str, DatasetConfig]
@@ -324,20 +375,33 @@ class Params:
     speed: SpeedConfig
     evaluate: EvaluateConfig
     saliency: SaliencyConfig
+    gate: GateConfig
 
     def __post_init__(self) -> None:
         # Imported here: the registries import torch, which params validation should not need first.
         from compression_audit.datasets import DATASETS
         from compression_audit.models import MODELS
 
-        for name in self.datasets:
-            _check(name in DATASETS, f"datasets.{name}", f"unknown dataset; valid: {', '.join(DATASETS)}")
-        for name in self.models:
-            _check(name in MODELS, f"models.{name}", f"unknown model; valid: {', '.join(MODELS)}")
+        for name, ds in self.datasets.items():
+            _check(re.fullmatch(NAME_PATTERN, name) is not None, f"datasets.{name}", f"dataset {NAME_RULE}")
+            if name in DATASETS:
+                _check(ds.imagefolder is None, f"datasets.{name}.imagefolder",
+                       f"{name} is a built-in dataset; give your own dataset another name")
+            else:
+                _check(ds.imagefolder is not None, f"datasets.{name}",
+                       f"unknown dataset; built-in: {', '.join(DATASETS)}, or declare your own with imagefolder: PATH")
+        for name, hp in self.models.items():
+            _check(re.fullmatch(NAME_PATTERN, name) is not None, f"models.{name}", f"model {NAME_RULE}")
+            if name in MODELS:
+                _check(hp.builder is None, f"models.{name}.builder",
+                       f"{name} is a built-in model; give your own model another name")
+            else:
+                _check(hp.builder is not None, f"models.{name}",
+                       f"unknown model; built-in: {', '.join(MODELS)}, or declare your own with builder: package.module:function")
         _check(len(self.datasets) >= 1, "datasets", "name at least one dataset")
         _check(len(self.models) >= 1, "models", "name at least one model")
         for name in self.augment:
-            _check(name in DATASETS, f"augment.{name}", f"unknown dataset; valid: {', '.join(DATASETS)}")
+            _check(name in self.datasets, f"augment.{name}", f"not a dataset in datasets; valid: {', '.join(self.datasets)}")
         missing = sorted(set(self.datasets) - set(self.augment))
         _check(not missing, "augment", f"no augmentation settings for dataset(s) {', '.join(missing)}")
         _check(len(self.seeds) >= 1, "seeds", "list at least one seed (the first is the baseline)")
@@ -384,4 +448,8 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"params file {path} is not valid YAML: {exc}") from exc
-    return parse_section(Params, raw, "")
+    params = parse_section(Params, raw, "")
+    from compression_audit.models import declare_builders  # torch only once the params are known to be valid
+
+    declare_builders({name: hp.builder for name, hp in params.models.items() if hp.builder is not None})
+    return params

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from compression_audit.errors import UserError
 
@@ -59,13 +59,53 @@ class DatasetSpec:
     name: str
     folders: tuple[str, ...]  # class folder names, in label order
     class_names: tuple[str, ...]  # human-readable, in label order
-    split_by: str  # "track" or "image": the unit the validation split keeps together
+    split_by: str  # "track", "image" or "group" (an own dataset's group_pattern): the validation split's unit
+    group_pattern: str | None = None
 
     def group_of(self, path: str, class_folder: str, index: int) -> str:
         """The split unit of one training image."""
         if self.split_by == "track":
             return _gtsrb_group(path, class_folder)
+        if self.split_by == "group":
+            stem = PurePath(path).stem
+            m = re.match(self.group_pattern or "", stem)
+            if m is None:
+                raise UserError(
+                    f"training image {path!r}: its name {stem!r} does not match group_pattern "
+                    f"{self.group_pattern!r} (datasets.{self.name}.group_pattern); rename the file or fix the pattern"
+                )
+            return f"{class_folder}/{m.group(1) if m.groups() else m.group(0)}"
         return str(index)
+
+
+def own_dataset_spec(name: str, folders: list[str], names_file: Path | None, group_pattern: str | None) -> DatasetSpec:
+    """An own dataset's spec from its training class folders (sorted: ImageFolder's label order)."""
+    if not folders:
+        raise UserError(f"datasets.{name}: the train/ folder has no class folders; expected <split>/<class>/<image>")
+    names = list(folders)
+    if names_file is not None:
+        names = _read_names(name, names_file, folders)
+    return DatasetSpec(name, tuple(folders), tuple(names), "group" if group_pattern else "image", group_pattern)
+
+
+def _read_names(name: str, path: Path, folders: list[str]) -> list[str]:
+    if not path.is_file():
+        raise UserError(f"datasets.{name}.names_file: {path} not found; give a text file with one '<folder>: <name>' per line")
+    mapping: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        folder, sep, label = line.partition(":")
+        if not sep or not folder.strip() or not label.strip():
+            raise UserError(f"{path}:{number}: expected '<folder>: <class name>', got {line!r}")
+        if folder.strip() in mapping:
+            raise UserError(f"{path}:{number}: class folder {folder.strip()!r} is named twice")
+        mapping[folder.strip()] = label.strip()
+    missing, unknown = sorted(set(folders) - set(mapping)), sorted(set(mapping) - set(folders))
+    if missing or unknown:
+        raise UserError(f"{path} does not match the class folders: no name for {missing or 'none'}, "
+                        f"names for folders that do not exist: {unknown or 'none'}")
+    return [mapping[f] for f in folders]
 
 
 DATASETS: dict[str, DatasetSpec] = {

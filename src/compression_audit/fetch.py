@@ -8,15 +8,17 @@ from pathlib import Path
 
 from compression_audit.atomic import write_json
 from compression_audit.config import Params
-from compression_audit.datasets import get_dataset_spec
+from compression_audit.datasets import DatasetSpec, get_dataset_spec
 from compression_audit.device import environment
 from compression_audit.download import download
-from compression_audit.imagefolder import find_local_source, import_local
-from compression_audit.prepared import prepare, save_prepared
+from compression_audit.imagefolder import find_local_source, import_local, import_own
+from compression_audit.prepared import RawSplit, prepare, save_prepared
 from compression_audit.progress import log
 
 # Machines without internet can point every fetch at local copies without editing params.yaml.
 LOCAL_DIR_ENV = "COMPRESSION_AUDIT_DATA_DIR"
+# the validation split holds out whole groups and leaves at least one in training
+MIN_GROUPS_PER_CLASS = 2
 
 
 def resolve_source(params: Params) -> tuple[str, str | None]:
@@ -29,10 +31,17 @@ def resolve_source(params: Params) -> tuple[str, str | None]:
 
 
 def fetch_dataset(params: Params, name: str, out: Path, report: Path, raw_dir: Path) -> dict:
-    spec = get_dataset_spec(name)
     cfg = params.dataset(name)
-    kind, local_dir = resolve_source(params)
     start = time.perf_counter()
+    if cfg.imagefolder is not None:
+        # an own dataset is always a local ImageFolder; COMPRESSION_AUDIT_DATA_DIR only redirects the built-ins
+        source = Path(cfg.imagefolder)
+        log(f"importing own dataset {name} from {source} (any size and mode -> 32x32 RGB)")
+        spec, train, test = import_own(source, name, Path(cfg.names_file) if cfg.names_file else None,
+                                       cfg.group_pattern, MIN_GROUPS_PER_CLASS, cfg.archive_sha256 if source.is_file() else None)
+        return _finish(params, name, spec, train, test, str(source), out, report, start)
+    spec = get_dataset_spec(name)
+    kind, local_dir = resolve_source(params)
     if kind == "local":
         source = find_local_source(local_dir, name)
         log(f"importing {name} from {source}")
@@ -42,6 +51,11 @@ def fetch_dataset(params: Params, name: str, out: Path, report: Path, raw_dir: P
         log(f"downloading {name} into {raw_dir / name} (torchvision, checksums verified)")
         train, test = download(spec, raw_dir / name)
         origin = "torchvision download"
+    return _finish(params, name, spec, train, test, origin, out, report, start)
+
+
+def _finish(params: Params, name: str, spec: DatasetSpec, train: RawSplit, test: RawSplit, origin: str, out: Path,
+            report: Path, start: float) -> dict:
     data = prepare(spec, train, test, params.data.val_fraction, params.data.split_seed)
     meta = save_prepared(
         out, data,

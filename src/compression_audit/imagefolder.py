@@ -11,13 +11,14 @@ import hashlib
 import os
 import tarfile
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from compression_audit.datasets import IMAGE_SIZE, DatasetSpec
+from compression_audit.datasets import IMAGE_SIZE, DatasetSpec, own_dataset_spec
 from compression_audit.errors import UserError
 from compression_audit.prepared import RawSplit
 from compression_audit.progress import log, track
@@ -143,18 +144,52 @@ def _tree_root(path: Path) -> Path:
 
 def import_local(source: Path, spec: DatasetSpec, resize: bool, expected_sha256: str | None) -> tuple[RawSplit, RawSplit]:
     """Read (train, test) from an ImageFolder directory or .tar.gz archive."""
+    _, train, test = _import(source, lambda root: spec, resize, expected_sha256, spec.name)
+    return train, test
+
+
+def import_own(source: Path, name: str, names_file: Path | None, group_pattern: str | None, min_groups: int,
+               expected_sha256: str | None) -> tuple[DatasetSpec, RawSplit, RawSplit]:
+    """An own dataset: classes from the training folders, any image size or mode (converted to RGB and
+    resized to 32x32), and every class checked to have ``min_groups`` split units before anything is decoded."""
+    def discover(root: Path) -> DatasetSpec:
+        train_dir = root / "train"
+        if not train_dir.is_dir():
+            raise UserError(f"{source} has no train/ folder; expected an ImageFolder tree <split>/<class>/<image> "
+                            "with train/ and test/")
+        spec = own_dataset_spec(name, sorted(p.name for p in train_dir.iterdir() if p.is_dir()), names_file, group_pattern)
+        samples = _list_split(root, "train", spec)
+        for label, folder in enumerate(spec.folders):
+            files = [str(p) for p, y in samples if y == label]
+            groups = {spec.group_of(f, folder, i) for i, f in enumerate(files)}
+            if len(groups) < min_groups:
+                unit = "groups (group_pattern)" if group_pattern else "images"
+                raise UserError(
+                    f"class {folder!r} of {name} has {len(groups)} {unit} in train/; the validation split needs at "
+                    f"least {min_groups} (one on each side); add images or drop the class folder")
+        return spec
+
+    return _import(source, discover, True, expected_sha256, name)
+
+
+def _import(source: Path, spec_of: Callable[[Path], DatasetSpec], resize: bool, expected_sha256: str | None,
+            name: str) -> tuple[DatasetSpec, RawSplit, RawSplit]:
+    if not source.exists():
+        raise UserError(f"{source} does not exist; give an ImageFolder directory or a .tar.gz of one")
     if source.is_dir():
         root = _tree_root(source)
-        return _read_split(root, "train", spec, resize), _read_split(root, "test", spec, resize)
+        spec = spec_of(root)
+        return spec, _read_split(root, "train", spec, resize), _read_split(root, "test", spec, resize)
     if expected_sha256 is not None:
         actual = sha256_of(source)
         if actual != expected_sha256:
             raise UserError(
                 f"checksum mismatch for {source}: sha256 is {actual}, params.yaml expects {expected_sha256} "
-                f"(datasets.{spec.name}.archive_sha256); the file is damaged or another release: copy it again, "
+                f"(datasets.{name}.archive_sha256); the file is damaged or another release: copy it again, "
                 "or set archive_sha256 to the new value if you trust this file"
             )
-    with tempfile.TemporaryDirectory(prefix=f"compression-audit-{spec.name}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"compression-audit-{name}-") as tmp:
         _safe_extract(source, Path(tmp))
         root = _tree_root(Path(tmp))
-        return _read_split(root, "train", spec, resize), _read_split(root, "test", spec, resize)
+        spec = spec_of(root)
+        return spec, _read_split(root, "train", spec, resize), _read_split(root, "test", spec, resize)

@@ -1,4 +1,5 @@
-"""LeNet-5, SqueezeNet and ResNet-18 for 32×32 RGB input, behind one registry.
+"""LeNet-5, SqueezeNet and ResNet-18 for 32×32 RGB input, behind one registry, plus own models built by an
+import path that params.yaml declares.
 
 Adaptations to 32×32 input, as in the study's setting:
 - ResNet-18: 3×3 stride-1 stem without max-pool (the usual CIFAR stem); each
@@ -13,6 +14,9 @@ quantization and saliency all work in plain pixel space.
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
 from collections.abc import Callable, Sequence
 
 import torch
@@ -160,13 +164,78 @@ MODELS: dict[str, Callable[[int], nn.Module]] = {
 }
 
 
+# Own models declared in params.yaml (models.<name>.builder), registered by load_params. A model is only ever
+# built from the user's own params, never from a name a checkpoint carries: a checkpoint holds a model name,
+# and a name that params.yaml does not declare is refused.
+_DECLARED: dict[str, str] = {}
+INPUT_SHAPE = (3, 32, 32)
+
+
+def declare_builders(builders: dict[str, str]) -> None:
+    _DECLARED.clear()
+    _DECLARED.update(builders)
+
+
+def builder_of(name: str) -> str | None:
+    """The import path an own model is built with; None for a built-in."""
+    return _DECLARED.get(name)
+
+
+def known_models() -> list[str]:
+    return [*MODELS, *_DECLARED]
+
+
+def resolve_builder(path: str) -> Callable[[int], nn.Module]:
+    """Import ``package.module:function`` (searched from the working directory, the project root, first)."""
+    module_name, _, function = path.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # ImportError, or whatever the module raises while it is imported
+        raise UserError(f"builder {path!r}: cannot import {module_name!r} ({type(exc).__name__}: {exc}); "
+                        "put the module in the project (own_models/) or install its package") from exc
+    builder = getattr(module, function, None)
+    if not callable(builder):
+        raise UserError(f"builder {path!r}: {module_name} has no function {function!r}")
+    return builder
+
+
+def build_own(name: str, path: str, num_classes: int) -> nn.Module:
+    """An own model, checked: a torch module that maps one 3x32x32 image to ``num_classes`` logits."""
+    try:
+        net = resolve_builder(path)(num_classes)
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(f"models.{name}.builder {path!r} failed when called with num_classes={num_classes} "
+                        f"({type(exc).__name__}: {exc})") from exc
+    if not isinstance(net, nn.Module):
+        raise UserError(f"models.{name}.builder {path!r} returned {type(net).__name__}, not a torch.nn.Module")
+    was_training = net.training
+    try:
+        with torch.no_grad():
+            out = net.eval()(torch.zeros(1, *INPUT_SHAPE))
+    except Exception as exc:
+        raise UserError(f"models.{name}.builder {path!r}: the model fails on one {'x'.join(map(str, INPUT_SHAPE))} "
+                        f"input ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    net.train(was_training)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, num_classes):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise UserError(f"models.{name}.builder {path!r}: one {'x'.join(map(str, INPUT_SHAPE))} input gives {shape}, "
+                        f"expected logits of shape (1, {num_classes}) for this dataset's {num_classes} classes")
+    return net
+
+
 def get_model(name: str, num_classes: int) -> nn.Module:
     """A freshly initialized network; unknown names fail listing the valid ones."""
-    if name not in MODELS:
-        raise UserError(f"unknown model {name!r}; valid: {', '.join(MODELS)}")
     if num_classes < 2:
         raise UserError(f"num_classes must be >= 2, got {num_classes}")
-    return MODELS[name](num_classes)
+    if name in MODELS:
+        return MODELS[name](num_classes)
+    if name in _DECLARED:
+        return build_own(name, _DECLARED[name], num_classes)
+    raise UserError(f"unknown model {name!r}; valid: {', '.join(known_models())} (own models: models.<name>.builder)")
 
 
 class Classifier(nn.Module):
@@ -175,6 +244,7 @@ class Classifier(nn.Module):
     def __init__(self, arch: str, num_classes: int, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
         self.arch = arch
+        self.builder = builder_of(arch)
         self.num_classes = num_classes
         self.normalize = Normalize(mean, std)
         self.net = get_model(arch, num_classes)

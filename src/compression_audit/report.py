@@ -48,6 +48,7 @@ class Cell:
     prune: dict[str, Any]
     quantize: dict[str, dict[str, Any]]
     comparisons: dict[str, Comparison] = field(default_factory=dict)
+    verdict: dict[str, Any] | None = None  # the verdict stage's table (gate.py), when any variant was compared
 
     @property
     def name(self) -> str:
@@ -109,6 +110,8 @@ def collect(params: Params, reports: Path) -> tuple[list[Cell], list[str]]:
                     saliency_figure=sal / f"{variant}.png",
                 )
             if cell.comparisons:
+                if any(not v.startswith("seed") for v in cell.comparisons):
+                    cell.verdict = _json(reports / "verdict" / f"{name}-details.json", "verdict")
                 cells.append(cell)
             else:
                 not_run.append(name)

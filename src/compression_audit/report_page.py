@@ -16,6 +16,7 @@ from compression_audit.progress import log
 from compression_audit.report import STUDY, Cell, baseline_size_and_speed, collect, size_and_speed
 
 SECTIONS = (
+    ("verdict", "Deployment verdict"),
     ("overview", "What was measured"),
     ("study", "Study vs this run"),
     ("overall", "Overall impact"),
@@ -166,6 +167,43 @@ def study_rows(params: Params, cells: list[Cell], method: str) -> list[tuple[lis
     return rows
 
 
+def _value(row: dict) -> str:
+    if row["value"] is None:
+        return "no floor"
+    unit = row["unit"]
+    return f"{row['value']:.4f}" if unit == "ECE" else (f"{row['value']:.2f}×" if unit.startswith("×") else f"{row['value']:.2f} {unit}")
+
+
+def verdict_rows(cells: list[Cell]) -> list[tuple[list[str], str]]:
+    """One row per cell and compressed variant: the verdict and each failing criterion, linked to its evidence."""
+    rows = []
+    for cell in cells:
+        if not cell.verdict:
+            continue
+        for variant, v in cell.verdict["variants"].items():
+            failing = []
+            for name in v["failing"]:
+                r = v["criteria"][name]
+                limit = "needs a noise floor (another seed)" if r["value"] is None else f"> {r['threshold']:g}"
+                what = f"{name}{' (' + html.escape(r['class']) + ')' if r.get('class') else ''}: {_value(r)} {limit}"
+                failing.append(f'<a href="#{r["evidence"]}">{html.escape(what)}</a>')
+            rows.append(([html.escape(cell.name), html.escape(variant),
+                          f'<b>{v["verdict"]}</b>', "; ".join(failing) or "–"], "ok" if v["verdict"] == "PASS" else "bad"))
+    return rows
+
+
+def verdict_section(cells: list[Cell], gate: dict[str, float]) -> str:
+    thresholds = ", ".join(f"{k} = {v:g}" for k, v in gate.items())
+    floors = sorted({f"{c.name}: {c.verdict['noise_floor'] or 'none'}" for c in cells if c.verdict})
+    return ('<h2 id="verdict">Deployment verdict</h2>'
+            "<p>A variant passes only if every criterion of params.yaml's <code>gate</code> holds (value ≤ threshold). "
+            "Each failing criterion links to the section with its evidence. Criteria relative to the noise floor "
+            "(another seed's baseline) fail where no second seed was evaluated. <code>compression-audit gate</code> "
+            "prints the full table and exits non-zero on a FAIL.</p>"
+            + _table(["cell", "variant", "verdict", "failing criteria (value vs threshold)"], verdict_rows(cells),
+                     html.escape(f"Thresholds: {thresholds}. Noise floor per cell: {'; '.join(floors)}."), 4))
+
+
 def summary_metrics(cells: list[Cell], method: str) -> dict:
     """The few numbers per cell and variant that `dvc exp show` and `dvc metrics diff` display."""
     out = {}
@@ -179,6 +217,8 @@ def summary_metrics(cells: list[Cell], method: str) -> dict:
                 "class_pp": round(worst["delta_pp"], 1) if worst else None,
                 "mad_pct": round(mad["mean"], 2) if mad and mad["mean"] is not None else None,
             }
+            if cell.verdict and c.variant in cell.verdict["variants"]:
+                entry[c.variant]["verdict"] = cell.verdict["variants"][c.variant]["verdict"]
         out[cell.name] = entry
     out["env"] = environment_line(cells)
     return out
@@ -209,7 +249,8 @@ def build_report(params: Params, reports: Path, html_out: Path, markdown_out: Pa
            f"(equal share per class, seed {params.saliency.seed}), target = {params.saliency.target}.")
 
     parts = [f"<h1>What did compression change?</h1><p class='lead'>{html.escape(context)}</p>",
-             "<nav>" + "".join(f'<a href="#{sid}">{title}</a>' for sid, title in SECTIONS) + "</nav>"]
+             "<nav>" + "".join(f'<a href="#{sid}">{title}</a>' for sid, title in SECTIONS) + "</nav>",
+             verdict_section(cells, params.gate.as_dict())]
     amounts = ", ".join(f"{c.name} {100 * c.prune['amount']:.1f} %" for c in cells)
     parts.append(f'<h2 id="overview">What was measured</h2><p>{len(cells)} cells (dataset × model), each compared with '
                  f"its baseline in {len(params.evaluate.variants)} ways. {html.escape(cfg)}</p>"
@@ -289,7 +330,7 @@ def build_report(params: Params, reports: Path, html_out: Path, markdown_out: Pa
     page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>compression-audit report</title>"
             f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>\n")
     write_text(html_out, page)
-    write_text(markdown_out, markdown(study_header, study, overall, context, cfg, not_run))
+    write_text(markdown_out, markdown(study_header, study, overall, context, cfg, not_run, verdict_rows(cells)))
     write_json(metrics_out, summary_metrics(cells, method))
     log(f"report -> {html_out} ({len(page) / 1e6:.1f} MB), {markdown_out}")
 
@@ -298,14 +339,16 @@ def _plain(cell: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", cell)).replace("|", "/")
 
 
-def markdown(study_header, study, overall, context: str, cfg: str, not_run: list[str]) -> str:
+def markdown(study_header, study, overall, context: str, cfg: str, not_run: list[str], verdicts) -> str:
     def table(header, rows):
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(_plain(c) or " " for c in cells) + " |" for cells, _ in rows]
         return "\n".join(lines)
 
     missing = f"Not run (no trained baseline): {', '.join(not_run)}.\n\n" if not_run else ""
-    return (f"# What did compression change?\n\n{context}\n\n{cfg}\n\n{missing}## Study vs this run\n\n"
+    return (f"# What did compression change?\n\n{context}\n\n## Deployment verdict\n\n"
+            f"{table(['cell', 'variant', 'verdict', 'failing criteria (value vs threshold)'], verdicts)}\n\n"
+            f"{cfg}\n\n{missing}## Study vs this run\n\n"
             f"{table(study_header, study)}\n\n## Overall impact\n\n{table(OVERALL_HEADER, overall)}\n\n"
             "▲ = flip rate above the cell's noise floor; * = per-class change significant after Holm correction.\n"
             "The HTML report (index.html) has the class-level, confusion, confidence, calibration and saliency sections.\n")

@@ -1,0 +1,93 @@
+"""`compression-audit`: the command a release pipeline runs to block a compressed model that fails the gate.
+
+    compression-audit gate --variant pruned_w8a8 --cell gtsrb-resnet18
+
+Exit status: 0 = every chosen variant passes; 1 = at least one fails (its failing criteria are printed);
+2 = the verdict cannot be read (no `dvc repro` yet, an unknown cell or variant).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from compression_audit.errors import UserError
+from compression_audit.gate import PASS, read_verdicts
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="compression-audit: read the pipeline's outputs from the command line.")
+
+
+@app.callback()
+def _main() -> None:
+    """compression-audit: read the pipeline's outputs from the command line."""
+
+
+def _format(value: float | None, unit: str) -> str:
+    if value is None:
+        return "–"
+    if unit == "ECE":
+        return f"{value:.4f}"
+    return f"{value:.2f}×" if unit.startswith("×") else f"{value:.2f} {unit}"
+
+
+def _select(verdicts: dict, cells: list[str], variants: list[str]) -> list[tuple[str, str, dict]]:
+    unknown = sorted(set(cells) - set(verdicts))
+    if unknown:
+        raise UserError(f"no verdict for cell(s) {', '.join(unknown)}; cells with one: {', '.join(verdicts)}")
+    chosen = [(c, v, r) for c, data in verdicts.items() if not cells or c in cells
+              for v, r in data["variants"].items() if not variants or v in variants]
+    known = {v for data in verdicts.values() for v in data["variants"]}
+    missing = sorted(set(variants) - known)
+    if missing:
+        raise UserError(f"no verdict for variant(s) {', '.join(missing)}; judged variants: {', '.join(sorted(known))} "
+                        "(params.yaml: evaluate.variants, without the seedN noise floor)")
+    return chosen
+
+
+@app.command()
+def gate(
+    variant: Annotated[Optional[list[str]], typer.Option("--variant", "-v", help="Variant(s) to check (default: all judged).")] = None,
+    cell: Annotated[Optional[list[str]], typer.Option("--cell", "-c", help="Cell(s) <dataset>-<model> to check (default: all).")] = None,
+    reports: Annotated[Path, typer.Option(help="The pipeline's reports directory (holds verdict/).")] = Path("reports"),
+    show_all: Annotated[bool, typer.Option("--all", help="Print every criterion, not only the failing ones.")] = False,
+) -> None:
+    """Check the deployment verdict; exit 1 if a chosen variant fails, printing its failing criteria."""
+    # a log or CI job is not a terminal: rich would wrap the table at 80 columns
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    try:
+        chosen = _select(read_verdicts(reports), cell or [], variant or [])
+    except UserError as exc:
+        console.print(f"error: {exc}", style="red", markup=False)
+        raise typer.Exit(2) from None
+    table = Table(title="compression-audit gate")
+    for name in ("cell", "variant", "criterion", "value", "threshold (gate.*)", "noise floor", "status"):
+        table.add_column(name, justify="left" if name in ("cell", "variant", "criterion", "status") else "right")
+    failed = []
+    for cell_name, variant_name, result in chosen:
+        if result["verdict"] != PASS:
+            failed.append(f"{cell_name} {variant_name}")
+        for criterion, row in result["criteria"].items():
+            if show_all or row["status"] != PASS:
+                unit = row["unit"]
+                floor_unit = "%" if unit.startswith("×") else unit  # the floor of a ratio is the seed's flip rate
+                name = criterion + (f" ({row['class']})" if row.get("class") else "")
+                table.add_row(cell_name, variant_name, name, _format(row["value"], unit),
+                              f"{_format(row['threshold'], unit)} ({row['gate_key'].removeprefix('gate.')})",
+                              _format(row["noise_floor"], floor_unit), row["status"],
+                              style=None if row["status"] == PASS else "red")
+    if table.row_count:
+        console.print(table)
+    passed = len(chosen) - len(failed)
+    console.print(f"{passed} of {len(chosen)} variant(s) pass" + (f"; FAIL: {', '.join(failed)}" if failed else ""),
+                  markup=False)
+    raise typer.Exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    app()

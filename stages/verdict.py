@@ -1,0 +1,30 @@
+"""verdict stage: params.yaml's gate criteria applied to one cell's evaluate and saliency outputs."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from compression_audit.cli import DatasetOption, MetricsOption, ModelOption, ParamsOption, user_errors_exit
+from compression_audit.config import load_params
+from compression_audit.gate import cell_verdict
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+@user_errors_exit("details", "metrics")
+def main(
+    dataset: DatasetOption,
+    model: ModelOption,
+    evaluate_dir: Annotated[Path, typer.Option(help="The cell's evaluate outputs (reports/evaluate/<cell>).")],
+    saliency_dir: Annotated[Path, typer.Option(help="The cell's saliency outputs (reports/saliency/<cell>).")],
+    details: Annotated[Path, typer.Option(help="JSON with every criterion's value, threshold, noise floor and status.")],
+    metrics: MetricsOption,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    cell_verdict(load_params(params), dataset, model, evaluate_dir, saliency_dir, details, metrics)
+
+
+if __name__ == "__main__":
+    app()

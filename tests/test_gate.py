@@ -1,0 +1,185 @@
+"""The deployment gate: each criterion at, just under and just over its threshold; the noise-floor rules; the
+verdict files from hand-made evaluate/saliency outputs; the `compression-audit gate` command's exit codes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from compression_audit.config import GateConfig, load_params
+from compression_audit.gate import CRITERIA, FAIL, NO_FLOOR, PASS, Measures, cell_verdict, judge
+from compression_audit.gate_cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+GATE = GateConfig(max_accuracy_drop_pp=1.0, max_flip_pct=5.0, max_flip_x_noise=0.5, max_class_drop_pp=5.0,
+                  max_delta_ece=0.02, max_negative_flip_pct=2.0, max_mad_above_noise_pct=1.0)
+# a variant that passes everything comfortably, and a floor with a 10 % flip rate and 8 % saliency MAD
+GOOD = Measures(accuracy_drop_pp=0.1, flip_pct=1.0, negative_flip_pct=0.5, class_drop_pp=0.0, class_drop_name=None,
+                delta_ece=0.001, mad_pct=5.0)
+FLOOR = Measures(accuracy_drop_pp=-0.2, flip_pct=10.0, negative_flip_pct=4.0, class_drop_pp=3.0, class_drop_name="cat",
+                 delta_ece=-0.003, mad_pct=8.0)
+EPS = 1e-6
+
+# criterion -> (field of Measures to set, value that lands exactly on GATE's threshold)
+AT_THRESHOLD = {
+    "accuracy_drop": ("accuracy_drop_pp", 1.0),
+    "flip_rate": ("flip_pct", 5.0),
+    "flip_vs_noise": ("flip_pct", 5.0),  # 5 % / floor 10 % = 0.5x; (flip_rate's threshold is also 5 %)
+    "class_drop": ("class_drop_pp", 5.0),
+    "delta_ece": ("delta_ece", 0.02),
+    "negative_flip_rate": ("negative_flip_pct", 2.0),
+    "saliency_mad_above_noise": ("mad_pct", 9.0),  # 9 - floor 8 = 1 pp
+}
+
+
+def test_good_variant_passes_with_every_value_recorded():
+    result = judge(GOOD, FLOOR, GATE)
+    assert result["verdict"] == PASS and result["failing"] == []
+    rows = result["criteria"]
+    assert set(rows) == {c.name for c in CRITERIA}
+    assert rows["flip_vs_noise"]["value"] == pytest.approx(0.1) and rows["flip_vs_noise"]["noise_floor"] == 10.0
+    assert rows["saliency_mad_above_noise"]["value"] == pytest.approx(-3.0)
+    assert rows["class_drop"]["noise_floor"] == 3.0 and rows["accuracy_drop"]["noise_floor"] == -0.2
+    assert rows["delta_ece"]["gate_key"] == "gate.max_delta_ece" and rows["delta_ece"]["evidence"] == "calibration"
+
+
+@pytest.mark.parametrize("criterion", list(AT_THRESHOLD))
+@pytest.mark.parametrize("offset,expected", [(0.0, PASS), (-EPS, PASS), (EPS, FAIL)])
+def test_each_criterion_at_under_and_over_its_threshold(criterion, offset, expected):
+    field, at = AT_THRESHOLD[criterion]
+    scale = 10.0 if criterion == "flip_vs_noise" else 1.0  # the ratio moves by offset / floor
+    m = dataclasses.replace(GOOD, **{field: at + offset * scale})
+    result = judge(m, FLOOR, GATE)
+    assert result["criteria"][criterion]["status"] == expected, result["criteria"][criterion]
+    assert result["verdict"] == expected
+    # GATE puts flip_rate and flip_vs_noise at the same flip rate (5 % = 0.5 x the 10 % floor): they move together
+    moved = {criterion} | ({"flip_rate", "flip_vs_noise"} if criterion.startswith("flip") else set())
+    assert result["failing"] == ([] if expected == PASS else [c.name for c in CRITERIA if c.name in moved])
+
+
+def test_without_a_noise_floor_the_relative_criteria_cannot_pass():
+    result = judge(GOOD, None, GATE)
+    assert result["verdict"] == FAIL
+    assert result["failing"] == ["flip_vs_noise", "saliency_mad_above_noise"]
+    assert {result["criteria"][n]["status"] for n in result["failing"]} == {NO_FLOOR}
+    assert result["criteria"]["accuracy_drop"]["noise_floor"] is None
+    zero_flip_floor = dataclasses.replace(FLOOR, flip_pct=0.0)  # a ratio to 0 flips is undefined, not infinite
+    assert judge(GOOD, zero_flip_floor, GATE)["criteria"]["flip_vs_noise"]["status"] == NO_FLOOR
+    no_saliency = dataclasses.replace(GOOD, mad_pct=None)
+    assert judge(no_saliency, FLOOR, GATE)["failing"] == ["saliency_mad_above_noise"]
+
+
+def test_a_significant_class_drop_names_the_class():
+    m = dataclasses.replace(GOOD, class_drop_pp=12.5, class_drop_name="stop")
+    result = judge(m, FLOOR, GATE)
+    assert result["failing"] == ["class_drop"] and result["criteria"]["class_drop"]["class"] == "stop"
+
+
+def _details(delta_acc_pp, flip, neg, ece, per_class):
+    return {"delta_accuracy_pp": delta_acc_pp, "flip_rate": flip, "negative_flip_rate": neg, "delta_ece": ece,
+            "per_class": per_class}
+
+
+def _klass(i, name, delta, significant):
+    return {"class": i, "name": name, "delta_pp": delta, "significant": significant}
+
+
+def write_cell(root: Path, variants: dict[str, tuple[dict, float]]) -> tuple[Path, Path]:
+    ev, sal = root / "evaluate", root / "saliency"
+    ev.mkdir(parents=True)
+    sal.mkdir(parents=True)
+    for name, (details, mad) in variants.items():
+        (ev / f"{name}-details.json").write_text(json.dumps(details))
+        (sal / f"{name}.json").write_text(json.dumps({"saliency": {"mad_pct": mad}}))
+    return ev, sal
+
+
+def hand_made_cell(root: Path, with_floor: bool = True) -> tuple[Path, Path]:
+    """A cell whose w8a8 passes the default gate and whose pruned model fails two criteria by known margins."""
+    floor = _details(0.3, 0.10, 0.04, 0.001, [_klass(0, "a", -2.0, False), _klass(1, "b", 2.0, False)])
+    good = _details(-0.2, 0.02, 0.01, 0.002, [_klass(0, "a", 1.0, False), _klass(1, "b", -1.0, False)])
+    bad = _details(-0.5, 0.06, 0.03, 0.004,
+                   [_klass(0, "a", -9.0, True), _klass(1, "b", -20.0, False), _klass(2, "c", 3.0, True)])
+    variants = {"w8a8": (good, 4.0), "w4a8": (good, 4.0), "pruned": (bad, 6.0), "pruned_w8a8": (good, 5.0)}
+    if with_floor:
+        variants["seed1"] = (floor, 6.0)
+    return write_cell(root, variants)
+
+
+def test_cell_verdict_from_hand_made_outputs(tmp_path):
+    params = load_params(REPO / "params.yaml")
+    ev, sal = hand_made_cell(tmp_path / "cell")
+    full = cell_verdict(params, "gtsrb", "lenet5", ev, sal, tmp_path / "v-details.json", tmp_path / "v.json")
+    assert full["noise_floor"] == "seed1" and set(full["variants"]) == {"w8a8", "w4a8", "pruned", "pruned_w8a8"}
+    pruned = full["variants"]["pruned"]
+    # 6 % flips vs a 10 % floor = 0.6x passes; 3 % negative flips > 2 %; the largest *significant* drop is class a
+    # (9 pp; class b's 20 pp is not significant); saliency MAD 6 - 6 = 0 pp, exactly at the threshold: passes
+    assert pruned["failing"] == ["class_drop", "negative_flip_rate"]
+    assert pruned["criteria"]["class_drop"]["value"] == 9.0 and pruned["criteria"]["class_drop"]["class"] == "a"
+    assert pruned["criteria"]["flip_vs_noise"]["value"] == pytest.approx(0.6)
+    assert pruned["criteria"]["saliency_mad_above_noise"]["status"] == PASS
+    assert full["variants"]["w8a8"]["verdict"] == PASS
+    compact = json.loads((tmp_path / "v.json").read_text())
+    assert compact == {"w8a8": {"verdict": "PASS", "failing": "-"}, "w4a8": {"verdict": "PASS", "failing": "-"},
+                       "pruned": {"verdict": "FAIL", "failing": "class_drop, negative_flip_rate"},
+                       "pruned_w8a8": {"verdict": "PASS", "failing": "-"}}
+    assert json.loads((tmp_path / "v-details.json").read_text())["gate"] == params.gate.as_dict()
+
+
+def _reports_with_verdict(tmp_path: Path) -> Path:
+    params = load_params(REPO / "params.yaml")
+    ev, sal = hand_made_cell(tmp_path / "cell")
+    reports = tmp_path / "reports"
+    cell_verdict(params, "gtsrb", "lenet5", ev, sal, reports / "verdict/gtsrb-lenet5-details.json",
+                 reports / "verdict/gtsrb-lenet5.json")
+    return reports
+
+
+@pytest.mark.parametrize("args,code,shown", [
+    (["--variant", "w8a8"], 0, "1 of 1 variant(s) pass"),
+    (["--variant", "w8a8", "--variant", "pruned_w8a8"], 0, "2 of 2 variant(s) pass"),
+    (["--variant", "pruned"], 1, "FAIL: gtsrb-lenet5 pruned"),
+    ([], 1, "3 of 4 variant(s) pass"),
+    (["--cell", "gtsrb-lenet5", "--variant", "pruned"], 1, "negative_flip_rate"),
+    (["--variant", "w2a8"], 2, "no verdict for variant(s) w2a8"),
+    (["--cell", "cifar10-lenet5"], 2, "no verdict for cell(s) cifar10-lenet5"),
+])
+def test_gate_command_exit_codes(tmp_path, args, code, shown):
+    reports = _reports_with_verdict(tmp_path)
+    result = CliRunner().invoke(app, ["gate", "--reports", str(reports), *args])
+    assert result.exit_code == code, result.output
+    assert shown in result.output
+
+
+def test_gate_command_prints_failing_criteria_only_unless_all(tmp_path):
+    reports = _reports_with_verdict(tmp_path)
+    failing = CliRunner().invoke(app, ["gate", "--reports", str(reports), "--variant", "pruned"]).output
+    assert "class_drop (a)" in failing and "9.00 pp" in failing and "accuracy_drop" not in failing
+    every = CliRunner().invoke(app, ["gate", "--reports", str(reports), "--variant", "pruned", "--all"]).output
+    assert "accuracy_drop" in every and "0.50 pp" in every
+
+
+def test_gate_command_without_a_pipeline_run(tmp_path):
+    result = CliRunner().invoke(app, ["gate", "--reports", str(tmp_path)])
+    assert result.exit_code == 2 and "run `dvc repro`" in result.output
+
+
+def test_gate_params_are_strict(tmp_path):
+    import yaml
+
+    from compression_audit.config import ConfigError
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["gate"]["max_flip_pct"] = 150
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match="gate.max_flip_pct: must be in"):
+        load_params(tmp_path / "p.yaml")
+    raw["gate"]["max_flip_pct"] = 7.5
+    raw["gate"]["max_flip_rate"] = 7.5  # a typo of a key never falls back to a default
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match="max_flip_rate"):
+        load_params(tmp_path / "p.yaml")
