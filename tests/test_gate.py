@@ -150,7 +150,7 @@ def _reports_with_verdict(tmp_path: Path) -> Path:
 ])
 def test_gate_command_exit_codes(tmp_path, args, code, shown):
     reports = _reports_with_verdict(tmp_path)
-    result = CliRunner().invoke(app, ["gate", "--reports", str(reports), *args])
+    result = CliRunner().invoke(app, ["gate", "--reports", str(reports), "--params", str(REPO / "params.yaml"), *args])
     assert result.exit_code == code, result.output
     assert shown in result.output
 
@@ -161,6 +161,17 @@ def test_gate_command_prints_failing_criteria_only_unless_all(tmp_path):
     assert "class_drop (a)" in failing and "9.00 pp" in failing and "accuracy_drop" not in failing
     every = CliRunner().invoke(app, ["gate", "--reports", str(reports), "--variant", "pruned", "--all"]).output
     assert "accuracy_drop" in every and "0.50 pp" in every
+
+
+def test_gate_command_refuses_a_stale_verdict(tmp_path):
+    import yaml
+
+    reports = _reports_with_verdict(tmp_path)
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["gate"]["max_negative_flip_pct"] = 5.0  # would make the pruned variant pass, but nothing was rerun
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(app, ["gate", "--reports", str(reports), "--params", str(tmp_path / "params.yaml")])
+    assert result.exit_code == 2 and "gtsrb-lenet5 used other gate thresholds" in result.output
 
 
 def test_gate_command_without_a_pipeline_run(tmp_path):

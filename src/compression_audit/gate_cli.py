@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from compression_audit.config import load_params
 from compression_audit.errors import UserError
 from compression_audit.gate import PASS, read_verdicts
 
@@ -50,18 +51,32 @@ def _select(verdicts: dict, cells: list[str], variants: list[str]) -> list[tuple
     return chosen
 
 
+def _check_current(verdicts: dict, params_file: Path) -> None:
+    """A verdict judged with other thresholds than params.yaml's is stale: a release must not pass on it."""
+    if not params_file.is_file():
+        return  # reading a copied reports folder without its project: nothing to compare with
+    gate = load_params(params_file).gate.as_dict()
+    stale = sorted(c for c, data in verdicts.items() if data["gate"] != gate)
+    if stale:
+        raise UserError(f"the verdict of {', '.join(stale)} used other gate thresholds than {params_file}; "
+                        "run `dvc repro` to judge again with the current ones")
+
+
 @app.command()
 def gate(
     variant: Annotated[Optional[list[str]], typer.Option("--variant", "-v", help="Variant(s) to check (default: all judged).")] = None,
     cell: Annotated[Optional[list[str]], typer.Option("--cell", "-c", help="Cell(s) <dataset>-<model> to check (default: all).")] = None,
     reports: Annotated[Path, typer.Option(help="The pipeline's reports directory (holds verdict/).")] = Path("reports"),
     show_all: Annotated[bool, typer.Option("--all", help="Print every criterion, not only the failing ones.")] = False,
+    params: Annotated[Path, typer.Option(help="params.yaml whose gate thresholds the verdict must have used.")] = Path("params.yaml"),
 ) -> None:
     """Check the deployment verdict; exit 1 if a chosen variant fails, printing its failing criteria."""
     # a log or CI job is not a terminal: rich would wrap the table at 80 columns
     console = Console(width=None if sys.stdout.isatty() else 160)
     try:
-        chosen = _select(read_verdicts(reports), cell or [], variant or [])
+        verdicts = read_verdicts(reports)
+        chosen = _select(verdicts, cell or [], variant or [])
+        _check_current(verdicts, params)
     except UserError as exc:
         console.print(f"error: {exc}", style="red", markup=False)
         raise typer.Exit(2) from None
