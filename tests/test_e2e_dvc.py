@@ -67,6 +67,9 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
             assert len(preds) == 6 * n_test and preds["probs"].iloc[0].shape == (classes,)
             floor = json.loads((work / f"reports/evaluate/{d}-{m}/seed1-details.json").read_text())
             assert floor["n"] == n_test and floor["role"].startswith("noise floor") and len(floor["per_class"]) == classes
+            for v in ("seed0", "w4a8"):  # temperature scaling, fitted on the validation split
+                pred = json.loads((work / f"reports/predict/{d}-{m}/{v}.json").read_text())
+                assert pred["temperature"] > 0 and 0.0 <= pred["ece_scaled"] <= 1.0 and 0.0 <= pred["ece_val_scaled"] <= 1.0
             w8 = json.loads((work / f"reports/evaluate/{d}-{m}/w8a8.json").read_text())
             assert 0.0 <= w8["flip_rate"] <= 1.0
             sal = json.loads((work / f"reports/saliency/{d}-{m}/w4a8.json").read_text())
@@ -97,6 +100,7 @@ def check_report(path):
     """The report's structure: every section, every figure embedded and decodable, no NaN, no empty table."""
     page = path.read_text()
     assert page.index('id="verdict"') < page.index('id="overview"')  # the verdict comes first
+    assert "ECE variant after T" in page
     for section in ("verdict", "overview", "study", "overall", "classes", "confusion", "confidence", "calibration", "saliency"):
         assert f'id="{section}"' in page, section
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)

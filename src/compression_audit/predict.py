@@ -1,5 +1,5 @@
 """The predict stage's work: one saved model of one cell -> per-sample predictions on the full test split
-(Parquet), its own accuracy and calibration, the data DVC plots as a confusion matrix and a reliability
+(Parquet), its own accuracy and calibration (before and after temperature scaling fitted on the validation split), the data DVC plots as a confusion matrix and a reliability
 curve, and evaluation throughput next to the model's raw inference throughput measured in the same run."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from compression_audit.atomic import write_csv, write_json
+from compression_audit.calibration import ece_at, fit_temperature
 from compression_audit.config import Params
 from compression_audit.device import environment, results_only
 from compression_audit.inference import load_model_file, predict, raw_images_per_second
@@ -28,6 +29,9 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
     log(f"predict {dataset}/{arch} {variant}: {len(labels)} test images, {loaded.path_name}")
     logits, seconds = predict(loaded, images, params.train.eval_batch_size)
     raw = raw_images_per_second(loaded, params.train.eval_batch_size, params.speed.seconds)
+    # temperature scaling: fitted on the validation split, applied to the test logits (the same model, loaded once)
+    val_logits, _ = predict(loaded, data.images["val"], params.train.eval_batch_size)
+    temperature = fit_temperature(val_logits, data.labels["val"])
     preds = Predictions(labels=labels.astype(np.int64), logits=logits)
     conf, correct = preds.confidence, preds.correct
     eval_rate = len(labels) / seconds if seconds > 0 else float("nan")
@@ -37,6 +41,10 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
         "ece": round(expected_calibration_error(conf, correct), 6),
         "brier": round(brier_score(preds.probs, preds.labels), 6),
         "mean_confidence": round(float(conf.mean()), 6),
+        "temperature": round(temperature, 6),
+        "ece_scaled": round(ece_at(logits, preds.labels, temperature), 6),
+        "ece_val": round(ece_at(val_logits, data.labels["val"]), 6),
+        "ece_val_scaled": round(ece_at(val_logits, data.labels["val"], temperature), 6),
         "inference": loaded.path_name,
         "batch_size": params.train.eval_batch_size,
         "env": environment(loaded.runtime.describe()),
@@ -54,6 +62,7 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
         for r in reliability(conf, correct) if r["count"]
     ], ["confidence", "accuracy", "count"])
     write_json(metrics, summary)
-    log(f"{dataset}/{arch} {variant}: accuracy {summary['accuracy']:.4f}, ECE {summary['ece']:.4f}; "
+    log(f"{dataset}/{arch} {variant}: accuracy {summary['accuracy']:.4f}, ECE {summary['ece']:.4f} "
+        f"({summary['ece_scaled']:.4f} at T = {temperature:.3f} fitted on validation); "
         f"{eval_rate:.0f} images/s evaluated vs {raw:.0f} raw ({summary['timing']['eval_vs_raw']:.2f}) -> {out}")
     return summary

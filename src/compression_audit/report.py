@@ -49,6 +49,7 @@ class Cell:
     quantize: dict[str, dict[str, Any]]
     comparisons: dict[str, Comparison] = field(default_factory=dict)
     verdict: dict[str, Any] | None = None  # the verdict stage's table (gate.py), when any variant was compared
+    predict: dict[str, dict[str, Any]] = field(default_factory=dict)  # predict stage summaries, baseline included
 
     @property
     def name(self) -> str:
@@ -110,6 +111,8 @@ def collect(params: Params, reports: Path) -> tuple[list[Cell], list[str]]:
                     saliency_figure=sal / f"{variant}.png",
                 )
             if cell.comparisons:
+                for variant in (params.baseline, *cell.comparisons):
+                    cell.predict[variant] = _json(reports / "predict" / name / f"{variant}.json", "predict")
                 if any(not v.startswith("seed") for v in cell.comparisons):
                     cell.verdict = _json(reports / "verdict" / f"{name}-details.json", "verdict")
                 cells.append(cell)

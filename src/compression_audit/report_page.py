@@ -304,12 +304,20 @@ def build_report(params: Params, reports: Path, html_out: Path, markdown_out: Pa
                                "flipped mean |shift|", "mean KL(b‖c)"], rows, html.escape(context)))
     parts.append('<h2 id="calibration">Calibration</h2>')
     for cell in cells:
+        base = cell.predict[params.baseline]
         rows = [([html.escape(c.variant), _f(c.details["ece_b"], "{:.4f}"), _f(c.details["ece"], "{:.4f}"),
-                  _f(c.details["delta_ece"], "{:+.4f}"), _f(c.details["brier_b"], "{:.4f}"), _f(c.details["brier"], "{:.4f}")],
+                  _f(c.details["delta_ece"], "{:+.4f}"), _f(c.details["brier_b"], "{:.4f}"), _f(c.details["brier"], "{:.4f}"),
+                  _f(cell.predict[c.variant]["temperature"], "{:.3f}"), _f(cell.predict[c.variant]["ece_scaled"], "{:.4f}"),
+                  _f(cell.predict[c.variant]["ece_scaled"] - base["ece_scaled"], "{:+.4f}")],
                  "floor" if c.is_noise_floor else "") for c in cell.comparisons.values()]
         parts.append(f"<h3>{cell.name}</h3>" + _img(figs.reliability(cell), f"{cell.name} reliability")
-                     + _table(["variant", "ECE baseline", "ECE variant", "ΔECE", "Brier baseline", "Brier variant"], rows,
-                              html.escape(context + " ECE over 15 equal-width confidence bins.")))
+                     + _table(["variant", "ECE baseline", "ECE variant", "ΔECE", "Brier baseline", "Brier variant",
+                               "T variant", "ECE variant after T", "ΔECE after T"], rows,
+                              html.escape(context + " ECE over 15 equal-width confidence bins. Temperature scaling: one "
+                                          f"scalar T per model fitted on the validation split (baseline T = "
+                                          f"{base['temperature']:.3f}, its test ECE {base['ece']:.4f} → "
+                                          f"{base['ece_scaled']:.4f}); ΔECE after T compares both models scaled. "
+                                          "A compression ΔECE that vanishes after T is repaired by refitting one number.")))
     parts.append(f'<h2 id="saliency">Saliency</h2><p>Maps: {html.escape(method)}, absolute, max over channels, each '
                  "normalised to its maximum; quantized variants explained through their fake-quant twins.</p>")
     for cell in cells:
