@@ -66,7 +66,7 @@ def main(
             log(f"extracting {gtsrb}")
             _safe_extract(gtsrb, root)
             root = _tree_root(root)
-        staging = out.parent / f".{out.name}.partial"
+        staging = out.parent / f".{out.name}.tmp"  # .dvcignore hides .*.tmp: a killed run leaves nothing DVC sees
         shutil.rmtree(staging, ignore_errors=True)
         jobs = _jobs(root, staging)
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from compression_audit.calibration import ece_at, fit_temperature, nll
+from compression_audit.calibration import ece_at, fit_temperature, nll, no_optimum
+from compression_audit.errors import UserError
 
 
 def calibrated(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -26,10 +27,12 @@ def test_recovers_the_known_multiple(multiple):
         assert ece_at(multiple * logits, labels) > 0.05  # before scaling it was miscalibrated
 
 
-def test_scaling_keeps_predictions_and_nll_is_minimal_at_t():
+def test_nll_is_minimal_at_t_and_bounds_are_flagged():
     logits, labels = calibrated(20_000, 5, seed=3)
     t = fit_temperature(3.0 * logits, labels)
     assert nll(3.0 * logits, labels, t) < min(nll(3.0 * logits, labels, t * 0.9), nll(3.0 * logits, labels, t * 1.1))
-    assert np.array_equal((3.0 * logits / t).argmax(1), logits.argmax(1))
-    with pytest.raises(ValueError):
+    assert not no_optimum(3.0 * logits, labels, t)
+    perfect = np.eye(5)[labels] * 3.0  # every sample right: the NLL keeps falling as T -> 0
+    assert no_optimum(perfect, labels, fit_temperature(perfect, labels))
+    with pytest.raises(UserError, match="validation split is empty"):
         fit_temperature(logits[:0], labels[:0])

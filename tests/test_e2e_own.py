@@ -4,12 +4,13 @@ in mixed modes with grouped file names, and a model built by an import path from
 from __future__ import annotations
 
 import json
+import subprocess
 
 import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import DVC, REPO, ran, sh, tiny_params
+from conftest import DVC, REPO, ran, sh, tiny_params, user_env
 from test_own_data import CLASSES, make_shapes
 
 from compression_audit.bench_pipeline import prepare
@@ -51,7 +52,11 @@ def test_own_dataset_and_own_model_through_dvc_repro(tmp_path):
     sh(work, "git", "add", "-A")
     sh(work, "git", "commit", "-qm", "own data and model")
 
-    out = sh(work, DVC, "repro")
+    # with bytecode caches written, as on a user's machine: own_models/__pycache__ must not change DVC's hashes
+    env = {k: v for k, v in user_env().items() if k != "PYTHONDONTWRITEBYTECODE"}
+    result = subprocess.run([DVC, "repro"], cwd=work, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout + result.stderr
     variants = ("-seed1", "-pruned", "-w8a8", "-w4a8", "-pruned_w8a8")
     expected = ({"validate", "fetch@shapes", "train@shapes-tinynet-0", "train@shapes-tinynet-1", "prune@shapes-tinynet",
                  "quantize@shapes-tinynet-w8a8", "quantize@shapes-tinynet-w4a8", "quantize_pruned@shapes-tinynet",
@@ -78,6 +83,8 @@ def test_own_dataset_and_own_model_through_dvc_repro(tmp_path):
     metrics = json.loads((work / "reports/report/metrics.json").read_text())
     assert set(metrics) == {"shapes-tinynet", "env"}
 
+    assert list((work / "own_models").glob("__pycache__/*.pyc"))  # the caches exist ...
+    assert "Data and pipelines are up to date" in sh(work, DVC, "status")  # ... and change nothing for DVC
     # DVC tracks the builder's code: editing it makes training (and what follows) stale, nothing before it
     (work / "own_models/tiny_test.py").write_text(TINY_NET.replace("nn.Conv2d(3, 8,", "nn.Conv2d(3, 12,").replace(
         "nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),\n        nn.Conv2d(8,", "nn.BatchNorm2d(12), nn.ReLU(), nn.MaxPool2d(2),\n        nn.Conv2d(12,"))

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from compression_audit.config import GateConfig, load_params
-from compression_audit.gate import CRITERIA, FAIL, NO_FLOOR, PASS, Measures, cell_verdict, judge
+from compression_audit.gate import CRITERIA, FAIL, NO_DATA, NO_FLOOR, PASS, Measures, cell_verdict, judge, measures
 from compression_audit.gate_cli import app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ GOOD = Measures(accuracy_drop_pp=0.1, flip_pct=1.0, negative_flip_pct=0.5, class
                 delta_ece=0.001, mad_pct=5.0)
 FLOOR = Measures(accuracy_drop_pp=-0.2, flip_pct=10.0, negative_flip_pct=4.0, class_drop_pp=3.0, class_drop_name="cat",
                  delta_ece=-0.003, mad_pct=8.0)
-EPS = 1e-6
+EPS = 1e-4  # above the 6 recorded decimals, also for the flip ratio (EPS / 10)
 
 # criterion -> (field of Measures to set, value that lands exactly on GATE's threshold)
 AT_THRESHOLD = {
@@ -61,6 +61,18 @@ def test_each_criterion_at_under_and_over_its_threshold(criterion, offset, expec
     assert result["failing"] == ([] if expected == PASS else [c.name for c in CRITERIA if c.name in moved])
 
 
+def test_values_are_judged_as_recorded_not_with_float_noise():
+    """100 * (0.89 - 0.90) is -1.0000000000000009 in floats: a 1.00 pp drop must pass a 1.0 pp threshold."""
+    details = {"delta_accuracy_pp": 100 * (0.89 - 0.90), "flip_rate": 0.07, "negative_flip_rate": 0.02,
+               "delta_ece": 0.02, "per_class": [{"class": 0, "name": "a", "delta_pp": 100 * (0.85 - 0.90), "significant": True}]}
+    gate = dataclasses.replace(GATE, max_flip_pct=7.0, max_class_drop_pp=5.0)
+    m = measures(details, {"saliency": {"mad_pct": 5.0}}, "saliency")
+    assert m.accuracy_drop_pp > 1.0 and m.flip_pct > 7.0  # the float noise this test is about
+    rows = judge(m, FLOOR, gate)["criteria"]
+    for name in ("accuracy_drop", "flip_rate", "class_drop", "negative_flip_rate", "delta_ece"):
+        assert rows[name]["status"] == PASS, (name, rows[name])
+
+
 def test_without_a_noise_floor_the_relative_criteria_cannot_pass():
     result = judge(GOOD, None, GATE)
     assert result["verdict"] == FAIL
@@ -69,8 +81,13 @@ def test_without_a_noise_floor_the_relative_criteria_cannot_pass():
     assert result["criteria"]["accuracy_drop"]["noise_floor"] is None
     zero_flip_floor = dataclasses.replace(FLOOR, flip_pct=0.0)  # a ratio to 0 flips is undefined, not infinite
     assert judge(GOOD, zero_flip_floor, GATE)["criteria"]["flip_vs_noise"]["status"] == NO_FLOOR
+    no_flips = dataclasses.replace(GOOD, flip_pct=0.0, negative_flip_pct=0.0)  # ... unless nothing flipped at all
+    assert judge(no_flips, zero_flip_floor, GATE)["criteria"]["flip_vs_noise"]["status"] == PASS
+    assert judge(no_flips, None, GATE)["criteria"]["flip_vs_noise"]["status"] == PASS
     no_saliency = dataclasses.replace(GOOD, mad_pct=None)
-    assert judge(no_saliency, FLOOR, GATE)["failing"] == ["saliency_mad_above_noise"]
+    result = judge(no_saliency, FLOOR, GATE)
+    assert result["failing"] == ["saliency_mad_above_noise"]
+    assert result["criteria"]["saliency_mad_above_noise"]["status"] == NO_DATA
 
 
 def test_a_significant_class_drop_names_the_class():
@@ -157,9 +174,10 @@ def test_gate_command_exit_codes(tmp_path, args, code, shown):
 
 def test_gate_command_prints_failing_criteria_only_unless_all(tmp_path):
     reports = _reports_with_verdict(tmp_path)
-    failing = CliRunner().invoke(app, ["gate", "--reports", str(reports), "--variant", "pruned"]).output
+    params = ["--params", str(REPO / "params.yaml")]
+    failing = CliRunner().invoke(app, ["gate", "--reports", str(reports), "--variant", "pruned", *params]).output
     assert "class_drop (a)" in failing and "9.00 pp" in failing and "accuracy_drop" not in failing
-    every = CliRunner().invoke(app, ["gate", "--reports", str(reports), "--variant", "pruned", "--all"]).output
+    every = CliRunner().invoke(app, ["gate", "--reports", str(reports), "--variant", "pruned", "--all", *params]).output
     assert "accuracy_drop" in every and "0.50 pp" in every
 
 
@@ -170,13 +188,31 @@ def test_gate_command_refuses_a_stale_verdict(tmp_path):
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["gate"]["max_negative_flip_pct"] = 5.0  # would make the pruned variant pass, but nothing was rerun
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    result = CliRunner().invoke(app, ["gate", "--reports", str(reports), "--params", str(tmp_path / "params.yaml")])
+    result = CliRunner().invoke(app, ["gate", "--reports", str(reports)])  # default: the params.yaml beside reports/
     assert result.exit_code == 2 and "gtsrb-lenet5 used other gate thresholds" in result.output
 
 
 def test_gate_command_without_a_pipeline_run(tmp_path):
     result = CliRunner().invoke(app, ["gate", "--reports", str(tmp_path)])
     assert result.exit_code == 2 and "run `dvc repro`" in result.output
+
+
+def test_gate_command_errors_are_never_a_pass_or_fail(tmp_path):
+    reports = _reports_with_verdict(tmp_path)
+    run = lambda *a: CliRunner().invoke(app, ["gate", "--reports", str(reports), *a])  # noqa: E731
+    missing = run()  # default params: beside the reports folder, absent here
+    assert missing.exit_code == 2 and "params.yaml not found" in missing.output
+    details = reports / "verdict/gtsrb-lenet5-details.json"
+    data = json.loads(details.read_text())
+    del data["variants"]["pruned"]["criteria"]
+    details.write_text(json.dumps(data))
+    damaged = run("--params", str(REPO / "params.yaml"))
+    assert damaged.exit_code == 2 and "cannot read the verdict" in damaged.output
+    other_grid = json.loads(details.read_text())
+    other_grid["dataset"] = "mnist"  # a cell no longer in params.yaml: ignored, so nothing is left to check
+    details.write_text(json.dumps(other_grid))
+    gone = run("--params", str(REPO / "params.yaml"))
+    assert gone.exit_code == 2 and "no verdict for the cells of" in gone.output
 
 
 def test_gate_params_are_strict(tmp_path):

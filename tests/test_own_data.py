@@ -121,7 +121,7 @@ LENET = yaml.safe_load((REPO / "params.yaml").read_text())["models"]["lenet5"]
 
 @pytest.mark.parametrize("datasets,models,augment,message", [
     (OWN, None, None, "augment: no augmentation settings for dataset(s) shapes"),
-    ({"cifar10": {"archive_sha256": None, "imagefolder": "x"}}, None, None,
+    ({"cifar10": {"archive_sha256": None, "imagefolder": "data/own/x"}}, None, None,
      "datasets.cifar10.imagefolder: cifar10 is a built-in dataset; give your own dataset another name"),
     ({"Shapes": OWN["shapes"]}, None, {"Shapes": {"hflip": False, "crop_padding": 2}}, "datasets.Shapes: dataset names become"),
     ({"shapes": {**OWN["shapes"], "group_pattern": "g(("}}, None, {"shapes": {"hflip": False, "crop_padding": 2}},
@@ -131,6 +131,12 @@ LENET = yaml.safe_load((REPO / "params.yaml").read_text())["models"]["lenet5"]
     (None, {"mine": LENET}, None, "models.mine: unknown model; built-in: lenet5, squeezenet, resnet18, or declare your own"),
     (None, {"mine": {**LENET, "builder": "own_models/mobilenet.py"}}, None, "models.mine.builder: 'own_models/mobilenet.py' is not an import path"),
     (None, {"mine": {**LENET, "builder": "os:system; rm -rf"}}, None, "is not an import path"),
+    (None, {"mine": {**LENET, "builder": "os:_exit"}}, None, "is not an import path own_models.<module>:<function>"),
+    (None, {"mine": {**LENET, "builder": "data.own.shapes.evil:f"}}, None, "is not an import path"),
+    ({"shapes": {**OWN["shapes"], "imagefolder": "/srv/shapes"}}, None, {"shapes": {"hflip": False, "crop_padding": 2}},
+     "datasets.shapes.imagefolder: '/srv/shapes' must be a relative path under data/own/"),
+    ({"shapes": {**OWN["shapes"], "names_file": "data/own/../../names.txt"}}, None, {"shapes": {"hflip": False, "crop_padding": 2}},
+     "datasets.shapes.names_file: 'data/own/../../names.txt' must be a relative path under data/own/"),
     (None, {"lenet5": {**LENET, "builder": "own_models.mobilenet:mobilenet_small"}}, None,
      "models.lenet5.builder: lenet5 is a built-in model"),
 ])
@@ -141,12 +147,15 @@ def test_own_declarations_are_checked(tmp_path, datasets, models, augment, messa
 
 def test_declared_builder_is_used_and_checked(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)  # builders are imported from the project root, as the stages run
-    params = load_params(_params(tmp_path, models={"mobile": {**LENET, "builder": "own_models.mobilenet:mobilenet_small"}}))
-    assert params.model("mobile").builder == "own_models.mobilenet:mobilenet_small" and "mobile" in known_models()
-    model = Classifier("mobile", 8, (0.5,) * 3, (0.25,) * 3)
-    assert model.builder == "own_models.mobilenet:mobilenet_small"
-    assert model(torch.rand(4, 3, 32, 32)).shape == (4, 8)
-    declare_builders({})
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    try:
+        params = load_params(_params(tmp_path, models={"mobile": {**LENET, "builder": "own_models.mobilenet:mobilenet_small"}}))
+        assert params.model("mobile").builder == "own_models.mobilenet:mobilenet_small" and "mobile" in known_models()
+        model = Classifier("mobile", 8, (0.5,) * 3, (0.25,) * 3)
+        assert model.builder == "own_models.mobilenet:mobilenet_small"
+        assert model(torch.rand(4, 3, 32, 32)).shape == (4, 8)
+    finally:
+        declare_builders({})  # later tests see no declared model
     with pytest.raises(UserError, match="unknown model 'mobile'"):  # a name params.yaml does not declare
         Classifier("mobile", 8, (0.5,) * 3, (0.25,) * 3)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from compression_audit.errors import UserError
 from compression_audit.metrics import Predictions, expected_calibration_error
 
 # log T is searched in [-LOG_T_BOUND, LOG_T_BOUND]: T from 0.018 to 55, far beyond any trained network's
@@ -23,10 +24,18 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The T that minimises the validation NLL (bounded scalar search on log T; the NLL is convex in 1/T)."""
     if len(labels) == 0:
-        raise ValueError("temperature scaling needs at least one validation sample")
+        raise UserError("temperature scaling needs validation images, and the validation split is empty; "
+                        "raise data.val_fraction")
     result = minimize_scalar(lambda log_t: nll(logits, labels, float(np.exp(log_t))),
                              bounds=(-LOG_T_BOUND, LOG_T_BOUND), method="bounded", options={"xatol": 1e-5})
     return float(np.exp(result.x))
+
+
+def no_optimum(logits: np.ndarray, labels: np.ndarray, temperature: float) -> bool:
+    """True when T is no interior minimum of the NLL: halving or doubling it is not worse (a flat or monotone NLL,
+    e.g. every validation image right, where the NLL keeps falling as T -> 0), so T means nothing."""
+    here = nll(logits, labels, temperature)
+    return min(nll(logits, labels, temperature / 2), nll(logits, labels, temperature * 2)) <= here + 1e-9
 
 
 def ece_at(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:

@@ -151,8 +151,10 @@ class DataConfig:
 NAME_PATTERN = r"[a-z][a-z0-9_]{0,31}"
 NAME_RULE = ("names become file names and words of stage command lines: use 1-32 lowercase ASCII letters, "
              "digits and _, starting with a letter")
-# package.module:function, each part a Python identifier: nothing else can reach importlib.
-BUILDER_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*"
+# own_models.<module>:<function>, each part a Python identifier. Only the project's own_models/ package can be
+# named: it is the one place every model-building stage depends on (so DVC reruns on a change), and params.yaml
+# cannot be used to import and call arbitrary installed code (os:_exit, a module with import side effects).
+BUILDER_PATTERN = r"own_models(\.[A-Za-z_][A-Za-z0-9_]*)+:[A-Za-z_][A-Za-z0-9_]*"
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,13 @@ class DatasetConfig:
             for key in ("names_file", "group_pattern"):
                 _check(getattr(self, key) is None, key, "applies only to an own dataset (set imagefolder: PATH)")
         else:
-            _check(self.imagefolder.strip() != "", "imagefolder", "give the ImageFolder directory or .tar.gz of one")
+            for key in ("imagefolder", "names_file"):
+                value = getattr(self, key)
+                if value is not None:
+                    parts = Path(value).parts
+                    ok = len(parts) >= 3 and parts[:2] == ("data", "own") and ".." not in parts
+                    _check(ok, key, f"{value!r} must be a relative path under data/own/ (the fetch stage's DVC "
+                                    "dependency): copy or `dvc add` the dataset there")
         if self.group_pattern is not None:
             try:
                 re.compile(self.group_pattern)
@@ -221,7 +229,8 @@ class ModelHParams:
     def __post_init__(self) -> None:
         if self.builder is not None:
             _check(re.fullmatch(BUILDER_PATTERN, self.builder) is not None, "builder",
-                   f"{self.builder!r} is not an import path package.module:function (identifiers only)")
+                   f"{self.builder!r} is not an import path own_models.<module>:<function> (identifiers only; "
+                   "put the builder's module in the project's own_models/ folder)")
         _check(1 <= self.epochs <= 1000, "epochs", f"must be in [1, 1000], got {self.epochs}")
         _check(1 <= self.batch_size <= 65536, "batch_size", f"must be in [1, 65536], got {self.batch_size}")
         _check(0.0 < self.lr <= 10.0, "lr", f"must be in (0, 10], got {self.lr}")
@@ -284,8 +293,9 @@ class QuantizeConfig:
         _check(len(self.variants) >= 1, "variants", "name at least one variant")
         for name in self.variants:
             _check(re.fullmatch(NAME_PATTERN, name) is not None, f"variants.{name}", f"variant {NAME_RULE}")
-            reserved = name == "pruned" or name.startswith("pruned_") or (name.startswith("seed") and name[4:].isdigit())
-            _check(not reserved, f"variants.{name}", "this name is taken by other models' files (pruned*, seedN); choose another")
+            # "seed" as a whole prefix: every stage tells the noise floor (seedN) from a variant by it
+            reserved = name == "pruned" or name.startswith("pruned_") or name.startswith("seed")
+            _check(not reserved, f"variants.{name}", "names starting with pruned_ or seed are taken by other models (pruned*, seedN); choose another")
         _check(self.after_pruning in self.variants, "after_pruning",
                f"{self.after_pruning!r} is not a variant; valid: {', '.join(self.variants)}")
         _check(self.calibration_seed >= 0, "calibration_seed", f"must be >= 0, got {self.calibration_seed}")

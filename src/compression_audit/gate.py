@@ -10,6 +10,7 @@ they cannot be decided and count as failed, so a verdict never passes on a missi
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -19,7 +20,14 @@ from compression_audit.config import GateConfig, Params
 from compression_audit.errors import UserError
 from compression_audit.progress import log
 
-PASS, FAIL, NO_FLOOR = "PASS", "FAIL", "NO FLOOR"
+PASS, FAIL, NO_FLOOR, NO_DATA = "PASS", "FAIL", "NO FLOOR", "NO DATA"
+# values are compared as recorded (6 decimals): 100 * (0.89 - 0.90) must be the 1.0 pp it is shown as
+DECIMALS = 6
+
+
+def is_noise_floor(variant: str) -> bool:
+    """Another seed's baseline (seedN), not a compressed variant."""
+    return re.fullmatch(r"seed\d+", variant) is not None
 
 
 @dataclass(frozen=True)
@@ -42,19 +50,23 @@ class Criterion:
     unit: str
     evidence: str  # the report section that shows the measurement
     description: str
-    value: Callable[[Measures, Measures | None], float | None]  # None = needs a noise floor that is missing
+    value: Callable[[Measures, Measures | None], float | str]  # a string: why it cannot be decided (a status)
     floor: Callable[[Measures], float | None]
 
 
-def _ratio(m: Measures, f: Measures | None) -> float | None:
+def _ratio(m: Measures, f: Measures | None) -> float | str:
+    if m.flip_pct == 0:
+        return 0.0  # no flip is within any floor, even a floor of no flips
     if f is None or f.flip_pct <= 0:
-        return None
+        return NO_FLOOR
     return m.flip_pct / f.flip_pct
 
 
-def _mad_above(m: Measures, f: Measures | None) -> float | None:
-    if f is None or f.mad_pct is None or m.mad_pct is None:
-        return None
+def _mad_above(m: Measures, f: Measures | None) -> float | str:
+    if m.mad_pct is None:
+        return NO_DATA  # the variant's saliency was not computed
+    if f is None or f.mad_pct is None:
+        return NO_FLOOR
     return m.mad_pct - f.mad_pct
 
 
@@ -107,10 +119,14 @@ def judge(m: Measures, floor: Measures | None, gate: GateConfig) -> dict[str, An
     for c in CRITERIA:
         value = c.value(m, floor)
         threshold = getattr(gate, c.threshold_key)
-        status = NO_FLOOR if value is None else (PASS if value <= threshold else FAIL)
+        if isinstance(value, str):
+            status, value = value, None
+        else:  # NaN (a metric that could not be computed) fails: it is not <= anything
+            value = round(value, DECIMALS)
+            status = PASS if value <= threshold else FAIL
         rows[c.name] = {
-            "value": None if value is None else round(value, 6), "threshold": threshold, "unit": c.unit,
-            "noise_floor": None if floor is None or c.floor(floor) is None else round(c.floor(floor), 6),
+            "value": value, "threshold": threshold, "unit": c.unit,
+            "noise_floor": None if floor is None or c.floor(floor) is None else round(c.floor(floor), DECIMALS),
             "status": status, "gate_key": f"gate.{c.threshold_key}", "evidence": c.evidence,
             "description": c.description,
         }
@@ -141,12 +157,10 @@ def cell_verdict(params: Params, dataset: str, model: str, evaluate_dir: Path, s
         return measures(_read(evaluate_dir / f"{variant}-details.json", "evaluate"),
                         _read(sal, "saliency") if sal.is_file() else None, method)
 
-    floors = [v for v in params.evaluate.variants if v.startswith("seed")]
+    floors = [v for v in params.evaluate.variants if is_noise_floor(v)]
     floor_name = next((v for v in floors if (evaluate_dir / f"{v}-details.json").is_file()), None)
     floor = comparison(floor_name) if floor_name else None
-    variants = [v for v in params.evaluate.variants if not v.startswith("seed")]
-    if not variants:
-        raise UserError("evaluate.variants names no compressed variant; the gate has nothing to judge")
+    variants = [v for v in params.evaluate.variants if not is_noise_floor(v)]  # none: an empty verdict
     result = {v: judge(comparison(v), floor, params.gate) for v in variants}
     full = {"dataset": dataset, "model": model, "baseline": params.baseline, "noise_floor": floor_name,
             "saliency_method": method, "gate": params.gate.as_dict(), "variants": result}

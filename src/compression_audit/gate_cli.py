@@ -51,35 +51,27 @@ def _select(verdicts: dict, cells: list[str], variants: list[str]) -> list[tuple
     return chosen
 
 
-def _check_current(verdicts: dict, params_file: Path) -> None:
-    """A verdict judged with other thresholds than params.yaml's is stale: a release must not pass on it."""
+def _current(verdicts: dict, params_file: Path) -> dict:
+    """The verdicts of the project's grid, judged with its current thresholds. A verdict of a cell no longer in
+    params.yaml (DVC leaves old outputs) is ignored; one judged with other thresholds is stale: a release must
+    not pass on it."""
     if not params_file.is_file():
-        return  # reading a copied reports folder without its project: nothing to compare with
-    gate = load_params(params_file).gate.as_dict()
+        raise UserError(f"{params_file} not found; run from the project root or pass --params PATH")
+    params = load_params(params_file)
+    grid = {f"{d}-{m}" for d in params.datasets for m in params.models}
+    verdicts = {c: v for c, v in verdicts.items() if c in grid}
+    if not verdicts:
+        raise UserError(f"no verdict for the cells of {params_file} ({', '.join(sorted(grid))}); run `dvc repro`")
+    gate = params.gate.as_dict()
     stale = sorted(c for c, data in verdicts.items() if data["gate"] != gate)
     if stale:
         raise UserError(f"the verdict of {', '.join(stale)} used other gate thresholds than {params_file}; "
                         "run `dvc repro` to judge again with the current ones")
+    return verdicts
 
 
-@app.command()
-def gate(
-    variant: Annotated[Optional[list[str]], typer.Option("--variant", "-v", help="Variant(s) to check (default: all judged).")] = None,
-    cell: Annotated[Optional[list[str]], typer.Option("--cell", "-c", help="Cell(s) <dataset>-<model> to check (default: all).")] = None,
-    reports: Annotated[Path, typer.Option(help="The pipeline's reports directory (holds verdict/).")] = Path("reports"),
-    show_all: Annotated[bool, typer.Option("--all", help="Print every criterion, not only the failing ones.")] = False,
-    params: Annotated[Path, typer.Option(help="params.yaml whose gate thresholds the verdict must have used.")] = Path("params.yaml"),
-) -> None:
-    """Check the deployment verdict; exit 1 if a chosen variant fails, printing its failing criteria."""
-    # a log or CI job is not a terminal: rich would wrap the table at 80 columns
-    console = Console(width=None if sys.stdout.isatty() else 160)
-    try:
-        verdicts = read_verdicts(reports)
-        chosen = _select(verdicts, cell or [], variant or [])
-        _check_current(verdicts, params)
-    except UserError as exc:
-        console.print(f"error: {exc}", style="red", markup=False)
-        raise typer.Exit(2) from None
+def _table(chosen: list[tuple[str, str, dict]], show_all: bool) -> tuple[Table, list[str]]:
+    """(the criteria to print, the failing "cell variant"s)."""
     table = Table(title="compression-audit gate")
     for name in ("cell", "variant", "criterion", "value", "threshold (gate.*)", "noise floor", "status"):
         table.add_column(name, justify="left" if name in ("cell", "variant", "criterion", "status") else "right")
@@ -96,6 +88,32 @@ def gate(
                               f"{_format(row['threshold'], unit)} ({row['gate_key'].removeprefix('gate.')})",
                               _format(row["noise_floor"], floor_unit), row["status"],
                               style=None if row["status"] == PASS else "red")
+    return table, failed
+
+
+@app.command()
+def gate(
+    variant: Annotated[Optional[list[str]], typer.Option("--variant", "-v", help="Variant(s) to check (default: all judged).")] = None,
+    cell: Annotated[Optional[list[str]], typer.Option("--cell", "-c", help="Cell(s) <dataset>-<model> to check (default: all).")] = None,
+    reports: Annotated[Path, typer.Option(help="The pipeline's reports directory (holds verdict/).")] = Path("reports"),
+    show_all: Annotated[bool, typer.Option("--all", help="Print every criterion, not only the failing ones.")] = False,
+    params: Annotated[Optional[Path], typer.Option(
+        help="The project's params.yaml (default: the one beside the reports folder): its grid and gate thresholds.")] = None,
+) -> None:
+    """Check the deployment verdict; exit 1 if a chosen variant fails, printing its failing criteria."""
+    # a log or CI job is not a terminal: rich would wrap the table at 80 columns
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    try:
+        verdicts = _current(read_verdicts(reports), params or reports.parent / "params.yaml")
+        chosen = _select(verdicts, cell or [], variant or [])
+        table, failed = _table(chosen, show_all)
+    except UserError as exc:
+        console.print(f"error: {exc}", style="red", markup=False)
+        raise typer.Exit(2) from None
+    except Exception as exc:  # a damaged verdict file must not read as a FAIL (1), let alone a PASS
+        console.print(f"error: cannot read the verdict under {reports}/verdict ({type(exc).__name__}: {exc}); "
+                      "rerun `dvc repro`", style="red", markup=False)
+        raise typer.Exit(2) from None
     if table.row_count:
         console.print(table)
     passed = len(chosen) - len(failed)

@@ -186,15 +186,19 @@ def known_models() -> list[str]:
 
 
 def resolve_builder(path: str) -> Callable[[int], nn.Module]:
-    """Import ``package.module:function`` (searched from the working directory, the project root, first)."""
+    """Import ``own_models.<module>:<function>`` from the working directory (the project root)."""
     module_name, _, function = path.partition(":")
-    if os.getcwd() not in sys.path:
+    added = os.getcwd() not in sys.path
+    if added:  # only for this import: the project root must not shadow anything else afterwards
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # ImportError, or whatever the module raises while it is imported
         raise UserError(f"builder {path!r}: cannot import {module_name!r} ({type(exc).__name__}: {exc}); "
-                        "put the module in the project (own_models/) or install its package") from exc
+                        "put the module in the project's own_models/ folder and run from the project root") from exc
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
     builder = getattr(module, function, None)
     if not callable(builder):
         raise UserError(f"builder {path!r}: {module_name} has no function {function!r}")

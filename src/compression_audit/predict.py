@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from compression_audit.atomic import write_csv, write_json
-from compression_audit.calibration import ece_at, fit_temperature
+from compression_audit.calibration import ece_at, fit_temperature, no_optimum
 from compression_audit.config import Params
 from compression_audit.device import environment, results_only
 from compression_audit.inference import load_model_file, predict, raw_images_per_second
@@ -32,6 +32,10 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
     # temperature scaling: fitted on the validation split, applied to the test logits (the same model, loaded once)
     val_logits, _ = predict(loaded, data.images["val"], params.train.eval_batch_size)
     temperature = fit_temperature(val_logits, data.labels["val"])
+    unreliable = no_optimum(val_logits, data.labels["val"], temperature)
+    if unreliable:
+        log(f"warning: the validation split does not pin down the temperature of {variant} (T = {temperature:.3g} is "
+            "no minimum of its NLL, e.g. every image right), so its scaled ECE is not meaningful")
     preds = Predictions(labels=labels.astype(np.int64), logits=logits)
     conf, correct = preds.confidence, preds.correct
     eval_rate = len(labels) / seconds if seconds > 0 else float("nan")
@@ -42,6 +46,7 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
         "brier": round(brier_score(preds.probs, preds.labels), 6),
         "mean_confidence": round(float(conf.mean()), 6),
         "temperature": round(temperature, 6),
+        "temperature_no_optimum": unreliable,
         "ece_scaled": round(ece_at(logits, preds.labels, temperature), 6),
         "ece_val": round(ece_at(val_logits, data.labels["val"]), 6),
         "ece_val_scaled": round(ece_at(val_logits, data.labels["val"], temperature), 6),

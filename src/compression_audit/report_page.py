@@ -192,7 +192,9 @@ def verdict_rows(cells: list[Cell]) -> list[tuple[list[str], str]]:
     return rows
 
 
-def verdict_section(cells: list[Cell], gate: dict[str, float]) -> str:
+def verdict_section(cells: list[Cell]) -> str:
+    # the thresholds the verdict stage used (the report does not read params' gate: it reruns through the verdict)
+    gate = next((c.verdict["gate"] for c in cells if c.verdict), {})
     thresholds = ", ".join(f"{k} = {v:g}" for k, v in gate.items())
     floors = sorted({f"{c.name}: {c.verdict['noise_floor'] or 'none'}" for c in cells if c.verdict})
     return ('<h2 id="verdict">Deployment verdict</h2>'
@@ -250,7 +252,7 @@ def build_report(params: Params, reports: Path, html_out: Path, markdown_out: Pa
 
     parts = [f"<h1>What did compression change?</h1><p class='lead'>{html.escape(context)}</p>",
              "<nav>" + "".join(f'<a href="#{sid}">{title}</a>' for sid, title in SECTIONS) + "</nav>",
-             verdict_section(cells, params.gate.as_dict())]
+             verdict_section(cells)]
     amounts = ", ".join(f"{c.name} {100 * c.prune['amount']:.1f} %" for c in cells)
     parts.append(f'<h2 id="overview">What was measured</h2><p>{len(cells)} cells (dataset × model), each compared with '
                  f"its baseline in {len(params.evaluate.variants)} ways. {html.escape(cfg)}</p>"
