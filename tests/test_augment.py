@@ -36,3 +36,34 @@ def test_crop_and_flip_match_reflect_pad_reference():
         padded = F.pad(src[None], (pad, pad, pad, pad), mode="reflect")[0]
         crop = padded[:, dy[k] : dy[k] + 8, dx[k] : dx[k] + 8]
         assert torch.equal(out[k], crop), k
+
+
+def test_cutout_zeroes_a_clipped_square_at_the_drawn_centre():
+    images = np.full((4, 8, 8, 3), 200, dtype=np.uint8)  # no pixel is 0 before cutout
+    side = 4
+    sampler = CropFlipSampler(images, padding=0, hflip=False, device=torch.device("cpu"), cutout=side)
+    idx = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3])
+    out = sampler.batch(idx, torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)
+    dy = torch.randint(0, 1, (12,), generator=g)
+    dx = torch.randint(0, 1, (12,), generator=g)
+    cy = torch.randint(0, 8, (12,), generator=g)
+    cx = torch.randint(0, 8, (12,), generator=g)
+    assert (cy < side // 2).any() or (cy > 8 - side // 2).any()  # the draw includes a square clipped by the border
+    for k in range(12):
+        expected = torch.full((3, 8, 8), 200 / 255.0)
+        top, left = int(cy[k]) - side // 2, int(cx[k]) - side // 2
+        expected[:, max(top, 0) : max(top + side, 0), max(left, 0) : max(left + side, 0)] = 0.0
+        assert torch.equal(out[k], expected), k
+    zeroed = (out == 0).all(1).sum(dim=(1, 2))
+    assert zeroed.max() == side * side and zeroed.min() < side * side
+
+
+def test_cutout_zero_draws_nothing_extra():
+    images = _images()
+    plain = CropFlipSampler(images, padding=2, hflip=True, device=torch.device("cpu"))
+    with_zero = CropFlipSampler(images, padding=2, hflip=True, device=torch.device("cpu"), cutout=0)
+    idx = torch.tensor([0, 3, 5])
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    assert torch.equal(plain.batch(idx, g1), with_zero.batch(idx, g2))
+    assert torch.equal(torch.rand(1, generator=g1), torch.rand(1, generator=g2))  # same number of draws

@@ -1,4 +1,4 @@
-"""Batched training augmentation: random crop (reflect padding) and horizontal flip.
+"""Batched training augmentation: random crop (reflect padding), horizontal flip and cutout.
 
 The dataset is padded (and mirrored, when flips are on) once per training run and
 kept on the device; a strided view then exposes every crop window of every image
@@ -21,9 +21,11 @@ class CropFlipSampler:
         padding: maximum shift in pixels of the random crop (reflect padding); 0 for none.
         hflip: mirror each sample with probability 0.5.
         device: where the padded table lives and batches are made.
+        cutout: side in pixels of a square zeroed at a uniformly drawn centre of each sample
+            (DeVries & Taylor 2017; the square is clipped at the border); 0 for none.
     """
 
-    def __init__(self, images: np.ndarray, padding: int, hflip: bool, device: torch.device) -> None:
+    def __init__(self, images: np.ndarray, padding: int, hflip: bool, device: torch.device, cutout: int = 0) -> None:
         n, height, width, channels = images.shape
         p = padding
         padded = np.pad(images, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect") if p else images
@@ -35,13 +37,16 @@ class CropFlipSampler:
             (len(variants), n, 2 * p + 1, 2 * p + 1, height, width * channels), (s[0], s[1], s[2], s[3], s[2], 1)
         )
         self._table = table  # keeps the storage alive for the view
-        self.padding, self.hflip, self.device = p, hflip, device
+        self.padding, self.hflip, self.device, self.cutout = p, hflip, device, cutout
         self.shape = (height, width, channels)
+        self._rows = torch.arange(height, device=device)
+        self._cols = torch.arange(width, device=device)
 
     def batch(self, batch_idx: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """(B, C, H, W) float32 in [0, 1], channels_last, for the samples ``batch_idx`` (on the device).
 
-        Draws, in this order from the CPU ``generator``: flips (if enabled), vertical, then horizontal shifts.
+        Draws, in this order from the CPU ``generator``: flips (if enabled), vertical, then horizontal shifts,
+        then (if enabled) the cutout centres' rows and columns.
         """
         b = batch_idx.shape[0]
         flip = (torch.rand(b, generator=generator) < 0.5).long() if self.hflip else torch.zeros(b, dtype=torch.long)
@@ -49,8 +54,16 @@ class CropFlipSampler:
         dy = torch.randint(0, span, (b,), generator=generator)
         dx = torch.randint(0, span, (b,), generator=generator)
         dev = self.device
-        rows = self.windows[flip.to(dev), batch_idx, dy.to(dev), dx.to(dev)]  # (B, H, W*C)
-        return to_float_nchw(rows.view(b, *self.shape))
+        rows = self.windows[flip.to(dev), batch_idx, dy.to(dev), dx.to(dev)]  # (B, H, W*C), a fresh copy
+        images = rows.view(b, *self.shape)
+        if self.cutout:
+            height, width, _ = self.shape
+            top = torch.randint(0, height, (b,), generator=generator).to(dev)[:, None] - self.cutout // 2
+            left = torch.randint(0, width, (b,), generator=generator).to(dev)[:, None] - self.cutout // 2
+            in_rows = (self._rows >= top) & (self._rows < top + self.cutout)  # (B, H)
+            in_cols = (self._cols >= left) & (self._cols < left + self.cutout)  # (B, W)
+            images.masked_fill_((in_rows[:, :, None] & in_cols[:, None, :])[..., None], 0)
+        return to_float_nchw(images)
 
 
 def to_float_nchw(images_nhwc: torch.Tensor) -> torch.Tensor:

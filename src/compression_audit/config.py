@@ -191,9 +191,11 @@ class DatasetConfig:
 class AugmentConfig:
     hflip: bool
     crop_padding: int
+    cutout: int = 0
 
     def __post_init__(self) -> None:
         _check(0 <= self.crop_padding <= 16, "crop_padding", f"must be in [0, 16] pixels, got {self.crop_padding}")
+        _check(0 <= self.cutout <= 32, "cutout", f"must be in [0, 32] pixels (side of the zeroed square), got {self.cutout}")
 
 
 @dataclass(frozen=True)

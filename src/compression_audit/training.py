@@ -146,7 +146,7 @@ def fit(
     """Train ``model`` in place with SGD and a one-cycle schedule, keeping the best state on validation."""
     device = runtime.device
     subset = training_subset(len(data.labels["train"]), max_train_images, seed)
-    sampler = CropFlipSampler(data.images["train"][subset], aug.crop_padding, aug.hflip, device)
+    sampler = CropFlipSampler(data.images["train"][subset], aug.crop_padding, aug.hflip, device, aug.cutout)
     train_y = torch.from_numpy(data.labels["train"][subset]).to(device)
     val_x = torch.from_numpy(data.images["val"]).to(device)
     val_y = torch.from_numpy(data.labels["val"]).to(device)
