@@ -51,15 +51,22 @@ class CropFlipSampler:
         b = batch_idx.shape[0]
         flip = (torch.rand(b, generator=generator) < 0.5).long() if self.hflip else torch.zeros(b, dtype=torch.long)
         span = 2 * self.padding + 1
-        dy = torch.randint(0, span, (b,), generator=generator)
-        dx = torch.randint(0, span, (b,), generator=generator)
-        dev = self.device
-        rows = self.windows[flip.to(dev), batch_idx, dy.to(dev), dx.to(dev)]  # (B, H, W*C), a fresh copy
-        images = rows.view(b, *self.shape)
+        draws = [flip, torch.randint(0, span, (b,), generator=generator), torch.randint(0, span, (b,), generator=generator)]
         if self.cutout:
             height, width, _ = self.shape
-            top = torch.randint(0, height, (b,), generator=generator).to(dev)[:, None] - self.cutout // 2
-            left = torch.randint(0, width, (b,), generator=generator).to(dev)[:, None] - self.cutout // 2
+            draws += [torch.randint(0, height, (b,), generator=generator), torch.randint(0, width, (b,), generator=generator)]
+        packed = torch.stack(draws)
+        dev = self.device
+        if dev.type == "cuda":
+            # One asynchronous copy from (cached) pinned memory: a plain .to(dev) of pageable memory waits for the
+            # GPU to drain, so the host could never queue the next step while this one runs.
+            packed = packed.pin_memory().to(dev, non_blocking=True)
+        flip, dy, dx = packed[0], packed[1], packed[2]
+        rows = self.windows[flip, batch_idx, dy, dx]  # (B, H, W*C), a fresh copy
+        images = rows.view(b, *self.shape)
+        if self.cutout:
+            top = packed[3][:, None] - self.cutout // 2
+            left = packed[4][:, None] - self.cutout // 2
             in_rows = (self._rows >= top) & (self._rows < top + self.cutout)  # (B, H)
             in_cols = (self._cols >= left) & (self._cols < left + self.cutout)  # (B, W)
             images.masked_fill_((in_rows[:, :, None] & in_cols[:, None, :])[..., None], 0)

@@ -79,11 +79,11 @@ def predict_logits(model: torch.nn.Module, images: torch.Tensor, runtime: Runtim
     with torch.inference_mode(), runtime.autocast():
         for start in range(0, len(images), batch_size):
             batch = images[start : start + batch_size].to(runtime.device, non_blocking=True)
-            out.append(model(to_float_nchw(batch)).float().cpu())
+            out.append(model(to_float_nchw(batch)).float())  # kept on the device: no per-batch sync
     model.train(was_training)
     if not out:
         return torch.zeros((0, getattr(model, "num_classes", 0)))
-    return torch.cat(out)
+    return torch.cat(out).cpu()
 
 
 def evaluate(model, images, labels, runtime, batch_size) -> tuple[float, float]:
