@@ -374,6 +374,22 @@ class GateConfig:
         return dataclasses.asdict(self)
 
 
+def is_noise_floor(variant: str) -> bool:
+    """Another seed's baseline (seedN in evaluate.variants), not a compressed variant."""
+    return re.fullmatch(r"seed\d+", variant) is not None
+
+
+def _check_declared(section: str, kind: str, declared: dict[str, str | None], builtin, key: str, how: str) -> None:
+    """Each entry is either a built-in name with no ``key``, or a new name that declares its own ``key``."""
+    for name, own in declared.items():
+        _check(re.fullmatch(NAME_PATTERN, name) is not None, f"{section}.{name}", f"{kind} {NAME_RULE}")
+        if name in builtin:
+            _check(own is None, f"{section}.{name}.{key}", f"{name} is a built-in {kind}; give your own {kind} another name")
+        else:
+            _check(own is not None, f"{section}.{name}",
+                   f"unknown {kind}; built-in: {', '.join(builtin)}, or declare your own with {how}")
+
+
 @dataclass(frozen=True)
 class Params:
     data: DataConfig
@@ -394,22 +410,10 @@ class Params:
         from compression_audit.datasets import DATASETS
         from compression_audit.models import MODELS
 
-        for name, ds in self.datasets.items():
-            _check(re.fullmatch(NAME_PATTERN, name) is not None, f"datasets.{name}", f"dataset {NAME_RULE}")
-            if name in DATASETS:
-                _check(ds.imagefolder is None, f"datasets.{name}.imagefolder",
-                       f"{name} is a built-in dataset; give your own dataset another name")
-            else:
-                _check(ds.imagefolder is not None, f"datasets.{name}",
-                       f"unknown dataset; built-in: {', '.join(DATASETS)}, or declare your own with imagefolder: PATH")
-        for name, hp in self.models.items():
-            _check(re.fullmatch(NAME_PATTERN, name) is not None, f"models.{name}", f"model {NAME_RULE}")
-            if name in MODELS:
-                _check(hp.builder is None, f"models.{name}.builder",
-                       f"{name} is a built-in model; give your own model another name")
-            else:
-                _check(hp.builder is not None, f"models.{name}",
-                       f"unknown model; built-in: {', '.join(MODELS)}, or declare your own with builder: package.module:function")
+        _check_declared("datasets", "dataset", {n: ds.imagefolder for n, ds in self.datasets.items()}, DATASETS,
+                        "imagefolder", "imagefolder: PATH")
+        _check_declared("models", "model", {n: hp.builder for n, hp in self.models.items()}, MODELS,
+                        "builder", "builder: own_models.<module>:<function>")
         _check(len(self.datasets) >= 1, "datasets", "name at least one dataset")
         _check(len(self.models) >= 1, "models", "name at least one model")
         for name in self.augment:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from compression_audit.atomic import write_csv, write_json
-from compression_audit.config import Params
+from compression_audit.config import Params, is_noise_floor
 from compression_audit.device import environment
 from compression_audit.errors import UserError
 from compression_audit.metrics import ECE_BINS, compare, headline, largest_class_change
@@ -30,7 +30,7 @@ def evaluate_pair(params: Params, dataset: str, arch: str, variant: str, baselin
     names = b_meta["class_names"]
     for row in result["per_class"]:
         row["name"] = names[row["class"]]
-    role = "noise floor (another seed's baseline)" if variant.startswith("seed") else "compressed variant"
+    role = "noise floor (another seed's baseline)" if is_noise_floor(variant) else "compressed variant"
     full = {
         "dataset": dataset, "model": arch, "variant": variant, "role": role,
         "baseline": params.baseline, "seeds": list(params.seeds),

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from compression_audit.atomic import atomic_path, write_json
-from compression_audit.config import Params
+from compression_audit.config import Params, is_noise_floor
 from compression_audit.device import environment, resolve_runtime
 from compression_audit.errors import UserError
 from compression_audit.figures import saliency_grid
@@ -141,7 +141,7 @@ def saliency_variant(params: Params, dataset: str, arch: str, variant: str, mode
     with atomic_path(samples) as tmp:
         pq.write_table(table, tmp, compression="zstd")
     save_maps(out, maps, indices, targets, {"variant": variant, "explained": how, "target": cfg.target})
-    role = "noise floor (another seed's baseline)" if variant.startswith("seed") else "compressed variant"
+    role = "noise floor (another seed's baseline)" if is_noise_floor(variant) else "compressed variant"
     full = {
         "dataset": dataset, "model": arch, "variant": variant, "baseline": params.baseline, "role": role,
         "n": int(len(indices)), "flipped": int(flipped.sum()), "target": cfg.target,

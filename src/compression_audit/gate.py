@@ -9,25 +9,19 @@ they cannot be decided and count as failed, so a verdict never passes on a missi
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from compression_audit.atomic import write_json
-from compression_audit.config import GateConfig, Params
+from compression_audit.config import GateConfig, Params, is_noise_floor
 from compression_audit.errors import UserError
+from compression_audit.outputs import read_stage_json
 from compression_audit.progress import log
 
 PASS, FAIL, NO_FLOOR, NO_DATA = "PASS", "FAIL", "NO FLOOR", "NO DATA"
 # values are compared as recorded (6 decimals): 100 * (0.89 - 0.90) must be the 1.0 pp it is shown as
 DECIMALS = 6
-
-
-def is_noise_floor(variant: str) -> bool:
-    """Another seed's baseline (seedN), not a compressed variant."""
-    return re.fullmatch(r"seed\d+", variant) is not None
 
 
 @dataclass(frozen=True)
@@ -137,12 +131,7 @@ def judge(m: Measures, floor: Measures | None, gate: GateConfig) -> dict[str, An
 
 
 def _read(path: Path, stage: str) -> dict[str, Any]:
-    if not path.is_file():
-        raise UserError(f"{path} is missing; run `dvc repro` so the {stage} stage makes it before the verdict")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path} is not valid JSON ({exc}); rerun the {stage} stage that makes it") from exc
+    return read_stage_json(path, stage, "the verdict")
 
 
 def cell_verdict(params: Params, dataset: str, model: str, evaluate_dir: Path, saliency_dir: Path,

@@ -6,15 +6,15 @@ outputs of every cell into one structure and names any missing file with the sta
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from compression_audit.config import Params
+from compression_audit.config import Params, is_noise_floor
 from compression_audit.errors import UserError
+from compression_audit.outputs import read_stage_json
 
 # The study's headline findings (SafeAI 2022), as DESIGN.md §1 and the report's "study vs this run" table state them.
 STUDY = {
@@ -37,7 +37,7 @@ class Comparison:
 
     @property
     def is_noise_floor(self) -> bool:
-        return self.variant.startswith("seed")
+        return is_noise_floor(self.variant)
 
 
 @dataclass
@@ -65,12 +65,7 @@ class Cell:
 
 
 def _json(path: Path, stage: str) -> dict[str, Any]:
-    if not path.is_file():
-        raise UserError(f"{path} is missing; run `dvc repro` so the {stage} stage makes it before the report")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path} is not valid JSON ({exc}); rerun the {stage} stage that makes it") from exc
+    return read_stage_json(path, stage, "the report")
 
 
 def collect(params: Params, reports: Path) -> tuple[list[Cell], list[str]]:
@@ -113,7 +108,7 @@ def collect(params: Params, reports: Path) -> tuple[list[Cell], list[str]]:
             if cell.comparisons:
                 for variant in (params.baseline, *cell.comparisons):
                     cell.predict[variant] = _json(reports / "predict" / name / f"{variant}.json", "predict")
-                if any(not v.startswith("seed") for v in cell.comparisons):
+                if any(not is_noise_floor(v) for v in cell.comparisons):
                     cell.verdict = _json(reports / "verdict" / f"{name}-details.json", "verdict")
                 cells.append(cell)
             else:
@@ -125,7 +120,7 @@ def collect(params: Params, reports: Path) -> tuple[list[Cell], list[str]]:
 
 def size_and_speed(cell: Cell, variant: str) -> tuple[int | None, float | None, float | None]:
     """(bytes on disk, sparsity, CPU images/s at the speed batch) of a variant, from the prune and quantize outputs."""
-    if variant.startswith("seed"):
+    if is_noise_floor(variant):
         return None, None, None
     if variant == "pruned":
         p = cell.prune

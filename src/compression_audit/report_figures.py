@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from compression_audit.report import Cell
+from compression_audit.config import is_noise_floor
 
 FLOOR_COLOR = "#7f7f7f"
 
@@ -19,7 +20,7 @@ def _png(fig: Figure) -> bytes:
 
 
 def _label(variant: str) -> str:
-    return f"{variant} (noise floor)" if variant.startswith("seed") else variant
+    return f"{variant} (noise floor)" if is_noise_floor(variant) else variant
 
 
 def class_heatmap(cell: Cell) -> bytes:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from compression_audit import report_figures as figs
 from compression_audit.atomic import write_json, write_text
-from compression_audit.config import Params
+from compression_audit.config import Params, is_noise_floor
 from compression_audit.device import environment
 from compression_audit.progress import log
 from compression_audit.report import STUDY, Cell, baseline_size_and_speed, collect, size_and_speed
@@ -72,7 +72,7 @@ def _mad(c, method: str) -> dict | None:
 def _context(params: Params, cells: list[Cell]) -> str:
     ns = {cell.dataset: cell.comparisons[next(iter(cell.comparisons))].details["n"] for cell in cells if cell.comparisons}
     n_text = ", ".join(f"{d}: n = {n:,} test images" for d, n in ns.items())
-    floor = [v for v in params.evaluate.variants if v.startswith("seed")]
+    floor = [v for v in params.evaluate.variants if is_noise_floor(v)]
     return (f"{n_text}; baseline = seed {params.seeds[0]}"
             + (f", noise floor = {', '.join(floor)} (same recipe, another seed)" if floor else ", no noise floor configured")
             + f"; per-class intervals: 95 % bootstrap ({params.evaluate.bootstrap_resamples} resamples), "
@@ -114,7 +114,7 @@ OVERALL_HEADER = ["dataset", "model", "variant", "accuracy %", "Δ pp", "sparsit
 
 def study_rows(params: Params, cells: list[Cell], method: str) -> list[tuple[list[str], str]]:
     """Each study headline next to this run's range over cells, per variant, and the noise floor's range."""
-    variants = [v for v in params.evaluate.variants if not v.startswith("seed")]
+    variants = [v for v in params.evaluate.variants if not is_noise_floor(v)]
     floors = [c.noise_floor for c in cells if c.noise_floor]
 
     def rng(values, fmt):
@@ -240,7 +240,7 @@ def build_report(params: Params, reports: Path, html_out: Path, markdown_out: Pa
     method = params.saliency.methods[0]
     context = _context(params, cells)
     log(f"report: {len(cells)} cells x {len(params.evaluate.variants)} comparisons")
-    variants = [v for v in params.evaluate.variants if not v.startswith("seed")]
+    variants = [v for v in params.evaluate.variants if not is_noise_floor(v)]
     study_header = ["headline", "study", *variants, "noise floor"]
     study = study_rows(params, cells, method)
     overall = [row for cell in cells for row in overall_rows(cell, method)]
