@@ -23,9 +23,12 @@ def main(
     details: Annotated[Path, typer.Option(help="JSON with every pairwise metric to write.")],
     metrics: MetricsOption,
     per_class: Annotated[Path, typer.Option(help="CSV of per-class accuracy changes with intervals to write.")],
+    baseline_corrupted: Annotated[Path, typer.Option(help="The baseline's predictions on the corrupted images.")],
+    compared_corrupted: Annotated[Path, typer.Option(help="The variant's predictions on the corrupted images.")],
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
-    evaluate_pair(load_params(params), dataset, model, variant, baseline, compared, details, metrics, per_class)
+    evaluate_pair(load_params(params), dataset, model, variant, baseline, compared, details, metrics, per_class,
+                  baseline_corrupted, compared_corrupted)
 
 
 if __name__ == "__main__":

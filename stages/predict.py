@@ -13,7 +13,7 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command()
-@user_errors_exit("out", "metrics", "confusion", "reliability")
+@user_errors_exit("out", "metrics", "confusion", "reliability", "corrupted_out")
 def main(
     dataset: DatasetOption,
     model: ModelOption,
@@ -24,9 +24,12 @@ def main(
     metrics: MetricsOption,
     confusion: Annotated[Path, typer.Option(help="CSV of (actual, predicted) class names per test sample to write.")],
     reliability: Annotated[Path, typer.Option(help="CSV of the reliability curve (15 confidence bins) to write.")],
+    corrupted: Annotated[Path, typer.Option(help="The dataset's corrupted test images (corrupt stage output).")],
+    corrupted_out: Annotated[Path, typer.Option(help="Predicted classes on every corrupted image (.npz) to write.")],
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
-    predict_cell(load_params(params), dataset, model, variant, source, data, out, metrics, confusion, reliability)
+    predict_cell(load_params(params), dataset, model, variant, source, data, out, metrics, confusion, reliability,
+                 corrupted, corrupted_out)
 
 
 if __name__ == "__main__":

@@ -211,10 +211,12 @@ def prune(tmp: Path, baseline: Path, model="lenet5"):
 
 
 def predict(tmp: Path, source: Path, variant="pruned"):
-    outs = [tmp / "p" / f"{variant}.parquet", tmp / "p" / "m.json", tmp / "p" / "c.csv", tmp / "p" / "r.csv"]
+    outs = [tmp / "p" / f"{variant}.parquet", tmp / "p" / "m.json", tmp / "p" / "c.csv", tmp / "p" / "r.csv",
+            tmp / "p" / f"{variant}-corrupted.npz"]
     args = ["--dataset", "cifar10", "--model", "lenet5", "--variant", variant, "--source", source,
             "--data", PREPARED[0], "--out", outs[0], "--metrics", outs[1], "--confusion", outs[2],
-            "--reliability", outs[3], "--params", params_file(tmp)]
+            "--reliability", outs[3], "--corrupted", tmp / "corrupted", "--corrupted-out", outs[4],
+            "--params", params_file(tmp)]
     return "predict.py", args, outs
 
 
@@ -222,7 +224,9 @@ def evaluate_missing(tmp: Path):
     outs = [tmp / "e" / "d.json", tmp / "e" / "m.json", tmp / "e" / "c.csv"]
     args = ["--dataset", "cifar10", "--model", "lenet5", "--variant", "pruned",
             "--baseline", tmp / "p" / "seed0.parquet", "--compared", tmp / "p" / "pruned.parquet",
-            "--details", outs[0], "--metrics", outs[1], "--per-class", outs[2], "--params", params_file(tmp)]
+            "--details", outs[0], "--metrics", outs[1], "--per-class", outs[2],
+            "--baseline-corrupted", tmp / "p" / "seed0-corrupted.npz", "--compared-corrupted", tmp / "p" / "pruned-corrupted.npz",
+            "--params", params_file(tmp)]
     return "evaluate.py", args, outs
 
 
@@ -291,6 +295,8 @@ CASES = [
          lambda tmp: train(tmp, data=tmp / "data" / "prepared" / "cifar10")),
     Case("predict: model file missing", "run `dvc repro`", lambda tmp: predict(tmp, tmp / "models" / "pruned.pt")),
     Case("evaluate: predictions missing", "run `dvc repro`", evaluate_missing),
+    Case("predict: corrupted test set missing", "run `dvc repro` so the corrupt stage makes it",
+         lambda tmp: predict(tmp, checkpoint(tmp))),
 ]
 
 

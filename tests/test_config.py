@@ -66,6 +66,15 @@ def _mutated(raw, path, value):
         (("quantize", "variants", "w8a8", "weight_bits"), 2, r"weight_bits: 2 is not supported; valid: 4, 8"),
         (("quantize", "variants", "w4a8", "activation_bits"), 4, r"activation_bits: 4 is not supported; valid: 8"),
         (("quantize", "after_pruning"), "w2a8", r"quantize\.after_pruning: 'w2a8' is not a variant; valid: "),
+        (("quantize", "after_pruning"), "w4a8_qat", r"quantize\.after_pruning: 'w4a8_qat' is a QAT variant .* would undo the pruning"),
+        (("quantize", "variants", "w4a8_qat", "qat_epochs"), -1, r"qat_epochs: must be >= 0"),
+        (("quantize", "variants", "w4a8_qat", "qat_lr"), 0, r"qat_lr: must be > 0"),
+        (("quantize", "variants", "w4a8_qat", "qat_images"), -5, r"qat_images: must be >= 0"),
+        (("quantize", "variants", "w4a8_qat", "qat_epoch"), 1, r"qat_epoch: unknown key; did you mean 'qat_epochs'"),
+        (("corruptions", "kinds", "fog"), [0.1] * 5, r"corruptions\.kinds\.fog: unknown corruption; valid: gaussian_noise"),
+        (("corruptions", "kinds", "contrast"), [0.5, 1.5, 0.4, 0.3, 0.2], r"kinds\.contrast: strengths must be in \[0\.0, 1\.0\], got \[1\.5\]"),
+        (("corruptions", "kinds", "pixelate"), [0.9, 0.8], r"corruptions\.kinds: every corruption needs the same number of severities"),
+        (("corruptions", "images"), -1, r"corruptions\.images: must be >= 0"),
     ],
 )
 def test_bad_params_name_the_key(tmp_path, raw, path, value, message):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from compression_audit.corruptions import (CIFAR10_C, CORRUPTIONS, IDENTITY_STRENGTH, check_strengths, corrupt,
-                                           corrupted_sets, rng_for)
+from compression_audit.config import CORRUPTION_RANGES, check_strengths
+from compression_audit.corruptions import CIFAR10_C, CORRUPTIONS, IDENTITY_STRENGTH, corrupt, corrupted_sets, rng_for
 
 
 def _images(n=8, seed=0):
@@ -113,3 +113,7 @@ def test_bad_input_and_strengths_are_named():
     assert check_strengths("contrast", [0.5, 1.5]) == "strengths must be in [0.0, 1.0], got [1.5]"
     assert check_strengths("shot_noise", []) == "list at least one severity's strength"
     assert all(check_strengths(n, s) is None for n, s in CIFAR10_C.items())
+
+
+def test_params_validation_knows_exactly_the_implemented_corruptions():
+    assert set(CORRUPTION_RANGES) == set(CORRUPTIONS) == set(CIFAR10_C) == set(IDENTITY_STRENGTH)

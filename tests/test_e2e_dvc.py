@@ -26,7 +26,7 @@ MODELS = ("lenet5",)
 DATASETS = ("cifar10", "gtsrb")
 
 
-VARIANTS = ("-seed1", "-pruned", "-w8a8", "-w4a8", "-pruned_w8a8")
+VARIANTS = ("-seed1", "-pruned", "-w8a8", "-w4a8", "-w4a8_qat", "-pruned_w8a8")
 
 
 def cells(stage, models=MODELS, suffixes=("",)):
@@ -41,11 +41,19 @@ def evaluated(models=MODELS, variants=VARIANTS):
 def test_repro_runs_every_stage_and_writes_outputs(repo):
     work, output = repo
     expected = (
-        {"validate", "fetch@cifar10", "fetch@gtsrb"} | cells("train", suffixes=("-0", "-1")) | cells("prune")
-        | cells("quantize", suffixes=("-w8a8", "-w4a8")) | cells("quantize_pruned")
+        {"validate", "fetch@cifar10", "fetch@gtsrb", "corrupt@cifar10", "corrupt@gtsrb"}
+        | cells("train", suffixes=("-0", "-1")) | cells("prune")
+        | cells("quantize", suffixes=("-w8a8", "-w4a8", "-w4a8_qat")) | cells("quantize_pruned")
         | cells("predict_baseline") | cells("saliency_baseline") | evaluated() | cells("verdict") | {"report"}
     )
     assert ran(output) == expected
+    # corrupted once per dataset: 24 test images (tiny params), an equal share per class, 7 corruptions x 5 severities
+    corrupted = json.loads((work / "data/corrupted/cifar10/meta.json").read_text())
+    assert corrupted["n"] == 20 and len(corrupted["kinds"]) == 7  # CIFAR-10's tiny test split has 20 images: all
+    assert json.loads((work / "data/corrupted/gtsrb/meta.json").read_text())["n"] == 24
+    robust = json.loads((work / "reports/evaluate/gtsrb-lenet5/w4a8-details.json").read_text())["robustness"]
+    assert robust["n"] == 24 and robust["severities"] == 5 and robust["images_per_s"] > 0
+    assert "excess_error_pp" in json.loads((work / "reports/evaluate/gtsrb-lenet5/w4a8.json").read_text())
     meta = json.loads((work / "data/prepared/gtsrb/meta.json").read_text())
     assert meta["counts"] == {"train": 86, "val": 86, "test": 43}  # one of two tracks per class held out
     for d, classes in (("cifar10", 10), ("gtsrb", 43)):
@@ -60,11 +68,14 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
             assert abs(pruned["sparsity"] - 0.75) < 1e-3
             w4 = json.loads((work / f"reports/quantize/{d}-{m}-w4a8.json").read_text())
             assert w4["max_weight_levels"] <= 16 and w4["weight_bits"] == 4
+            qat = json.loads((work / f"reports/quantize/{d}-{m}-w4a8_qat.json").read_text())
+            assert w4["qat"] is None and qat["qat"]["epochs"] == 1 and qat["max_weight_levels"] <= 16
+            assert qat["int8_twin_agreement"] >= 0.9  # the converted model is its trained fake-quant twin
             combined = json.loads((work / f"reports/quantize/{d}-{m}-pruned_w8a8.json").read_text())
             assert combined["zeros_kept"] == 1.0 and combined["source_sparsity"] == pruned["sparsity"]
             n_test = 20 if d == "cifar10" else 43
             preds = pd.read_parquet(work / f"reports/predictions/{d}-{m}")  # every variant, long format
-            assert len(preds) == 6 * n_test and preds["probs"].iloc[0].shape == (classes,)
+            assert len(preds) == 7 * n_test and preds["probs"].iloc[0].shape == (classes,)
             floor = json.loads((work / f"reports/evaluate/{d}-{m}/seed1-details.json").read_text())
             assert floor["n"] == n_test and floor["role"].startswith("noise floor") and len(floor["per_class"]) == classes
             for v in ("seed0", "w4a8"):  # temperature scaling, fitted on the validation split
@@ -83,12 +94,12 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
     metrics = json.loads((work / "reports/report/metrics.json").read_text())
     assert metrics["env"].startswith(f"torch {torch.__version__}") and "trained on cpu" in metrics["env"]
     assert set(metrics) == {"cifar10-lenet5", "gtsrb-lenet5", "env"} and set(metrics["gtsrb-lenet5"]["w4a8"]) == {
-        "d_acc_pp", "flip_pct", "class_pp", "mad_pct", "verdict"}
-    assert set(metrics["gtsrb-lenet5"]["seed1"]) == {"d_acc_pp", "flip_pct", "class_pp", "mad_pct"}  # the floor is not judged
+        "d_acc_pp", "flip_pct", "class_pp", "mad_pct", "mce_pct", "excess_error_pp", "verdict"}
+    assert set(metrics["gtsrb-lenet5"]["seed1"]) == {"d_acc_pp", "flip_pct", "class_pp", "mad_pct", "mce_pct", "excess_error_pp"}  # the floor is not judged
     for d in DATASETS:
         verdict = json.loads((work / f"reports/verdict/{d}-lenet5-details.json").read_text())
         compact = json.loads((work / f"reports/verdict/{d}-lenet5.json").read_text())
-        assert verdict["noise_floor"] == "seed1" and set(compact) == {"pruned", "w8a8", "w4a8", "pruned_w8a8"}
+        assert verdict["noise_floor"] == "seed1" and set(compact) == {"pruned", "w8a8", "w4a8", "w4a8_qat", "pruned_w8a8"}
         for variant, v in verdict["variants"].items():
             assert compact[variant] == {"verdict": v["verdict"], "failing": ", ".join(v["failing"]) or "-"}
             assert metrics[f"{d}-lenet5"][variant]["verdict"] == v["verdict"]
@@ -102,8 +113,10 @@ def check_report(path):
     page = path.read_text()
     assert page.index('id="verdict"') < page.index('id="overview"')  # the verdict comes first
     assert "ECE variant after T" in page
-    for section in ("verdict", "overview", "study", "overall", "classes", "confusion", "confidence", "calibration", "saliency"):
+    for section in ("verdict", "overview", "study", "overall", "classes", "confusion", "confidence", "calibration", "robustness", "qat",
+                    "saliency"):
         assert f'id="{section}"' in page, section
+    assert "QAT, 1 ep." in page and "PTQ" in page  # the w4a8 pair of every cell
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert len(images) >= 2 * 5  # per cell: class, confusion, confidence, reliability, saliency figures (+ grids)
     for data in images:
@@ -180,7 +193,7 @@ def test_exp_run_reruns_only_downstream_cells(repo):
     sh(work, "git", "commit", "-qm", "first run")
     out = sh(work, DVC, "exp", "run", "-S", "augment.gtsrb.crop_padding=1")
     gtsrb = {name for name in (
-        cells("train", suffixes=("-0", "-1")) | cells("prune") | cells("quantize", suffixes=("-w8a8", "-w4a8"))
+        cells("train", suffixes=("-0", "-1")) | cells("prune") | cells("quantize", suffixes=("-w8a8", "-w4a8", "-w4a8_qat"))
         | cells("quantize_pruned") | cells("predict_baseline") | cells("saliency_baseline") | evaluated()
     ) if "@gtsrb-" in name} | {"verdict@gtsrb-lenet5"}
     assert ran(out) == gtsrb | {"validate", "report"}  # nothing of CIFAR-10 reruns
@@ -197,7 +210,13 @@ def test_exp_run_reruns_only_downstream_cells(repo):
                         | {"validate", "report"})
     assert json.loads((work / "reports/prune/gtsrb-lenet5.json").read_text())["amount"] == 0.5
     shown = sh(work, DVC, "exp", "show", "--no-pager", "--md")
-    assert "prune.amount" in shown and "0.5" in shown
+    assert "prune.amount" in shown and "0.5" in shown and "mce_pct" in shown and "excess_error_pp" in shown
+    # the corruptions are made once per dataset: a change to them reruns them and every prediction, never training
+    out = sh(work, DVC, "exp", "run", "-S", "corruptions.seed=1")
+    stages = ran(out)
+    assert {"corrupt@cifar10", "corrupt@gtsrb"} | cells("predict_baseline") | cells("predict", suffixes=VARIANTS) \
+        | cells("evaluate", suffixes=VARIANTS) | {"report"} <= stages
+    assert not any(s.startswith(("fetch@", "train@", "prune@", "quantize")) for s in stages)
 
 
 def test_gate_threshold_reruns_only_verdict_and_report(repo):

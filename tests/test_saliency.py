@@ -13,9 +13,9 @@ from compression_audit.saliency import (
     mean_interval,
     reduce_and_normalize,
     spearman,
-    stratified_subset,
     top_overlap,
 )
+from compression_audit.splits import stratified_subset
 
 CPU = resolve_runtime("cpu", "fp32")
 

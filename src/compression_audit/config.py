@@ -274,10 +274,17 @@ class PruneConfig:
 class QuantVariant:
     weight_bits: int
     activation_bits: int
+    # quantization-aware training: epochs of fake-quant fine-tuning after calibration; 0 = post-training only
+    qat_epochs: int = 0
+    qat_lr: float = 0.001
+    qat_images: int = 0  # training images per QAT epoch (seeded subset); 0 = the whole training split
 
     def __post_init__(self) -> None:
         _check(self.weight_bits in (4, 8), "weight_bits", f"{self.weight_bits} is not supported; valid: 4, 8")
         _check(self.activation_bits == 8, "activation_bits", f"{self.activation_bits} is not supported; valid: 8")
+        _check(self.qat_epochs >= 0, "qat_epochs", f"must be >= 0 (0 = post-training quantization), got {self.qat_epochs}")
+        _check(self.qat_lr > 0, "qat_lr", f"must be > 0, got {self.qat_lr}")
+        _check(self.qat_images >= 0, "qat_images", f"must be >= 0 (0 = the whole training split), got {self.qat_images}")
 
 
 @dataclass(frozen=True)
@@ -300,6 +307,10 @@ class QuantizeConfig:
             _check(not reserved, f"variants.{name}", "names starting with pruned_ or seed are taken by other models (pruned*, seedN); choose another")
         _check(self.after_pruning in self.variants, "after_pruning",
                f"{self.after_pruning!r} is not a variant; valid: {', '.join(self.variants)}")
+        # training without the pruning mask would regrow the pruned weights
+        _check(self.after_pruning not in self.variants or self.variants[self.after_pruning].qat_epochs == 0,
+               "after_pruning", f"{self.after_pruning!r} is a QAT variant (qat_epochs > 0), which would undo the pruning; "
+               "name a post-training variant (qat_epochs: 0)")
         _check(self.calibration_seed >= 0, "calibration_seed", f"must be >= 0, got {self.calibration_seed}")
 
 
@@ -349,6 +360,42 @@ class SaliencyConfig:
         _check(1 <= self.batch_size <= 65536, "batch_size", f"must be in [1, 65536], got {self.batch_size}")
         _check(2 <= self.ig_steps <= 1000, "ig_steps", f"must be in [2, 1000], got {self.ig_steps}")
         _check(0 <= self.figure_samples <= 50, "figure_samples", f"must be in [0, 50], got {self.figure_samples}")
+
+
+# Valid strengths per corruption (corruptions.py implements them; a test keeps the names in step).
+CORRUPTION_RANGES: dict[str, tuple[float, float]] = {
+    "gaussian_noise": (0.0, 1.0), "shot_noise": (1.0, float("inf")), "gaussian_blur": (0.0, 8.0),
+    "contrast": (0.0, 1.0), "brightness": (-1.0, 1.0), "jpeg_compression": (1, 95), "pixelate": (0.05, 1.0),
+}
+
+
+def check_strengths(name: str, strengths: tuple[float, ...] | list[float]) -> str | None:
+    """None if ``strengths`` are valid for corruption ``name``, else what is wrong."""
+    if name not in CORRUPTION_RANGES:
+        return f"unknown corruption; valid: {', '.join(CORRUPTION_RANGES)}"
+    if len(strengths) < 1:
+        return "list at least one severity's strength"
+    lo, hi = CORRUPTION_RANGES[name]
+    bad = [s for s in strengths if not (lo <= s <= hi)]
+    return f"strengths must be in [{lo}, {hi}], got {bad}" if bad else None
+
+
+@dataclass(frozen=True)
+class CorruptionsConfig:
+    seed: int
+    images: int
+    kinds: dict[str, tuple[float, ...]]
+
+    def __post_init__(self) -> None:
+        _check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
+        _check(self.images >= 0, "images", f"must be >= 0 (0 = the whole test split), got {self.images}")
+        _check(len(self.kinds) >= 1, "kinds", "name at least one corruption")
+        for name, strengths in self.kinds.items():
+            problem = check_strengths(name, strengths)
+            _check(problem is None, f"kinds.{name}", problem or "")
+        counts = {name: len(v) for name, v in self.kinds.items()}
+        _check(len(set(counts.values())) == 1, "kinds",  # one severity axis for every corruption's table and plot
+               f"every corruption needs the same number of severities, got {counts}")
 
 
 @dataclass(frozen=True)
@@ -403,6 +450,7 @@ class Params:
     speed: SpeedConfig
     evaluate: EvaluateConfig
     saliency: SaliencyConfig
+    corruptions: CorruptionsConfig
     gate: GateConfig
 
     def __post_init__(self) -> None:

@@ -99,20 +99,6 @@ CORRUPTIONS: dict[str, Callable[[np.ndarray, float, np.random.Generator], np.nda
 }
 
 
-def check_strengths(name: str, strengths: Sequence[float]) -> str | None:
-    """None if ``strengths`` are valid for corruption ``name``, else what is wrong (for a config error)."""
-    if name not in CORRUPTIONS:
-        return f"unknown corruption; valid: {', '.join(CORRUPTIONS)}"
-    if len(strengths) < 1:
-        return "list at least one severity's strength"
-    lo, hi = {
-        "gaussian_noise": (0.0, 1.0), "shot_noise": (1.0, float("inf")), "gaussian_blur": (0.0, 8.0),
-        "contrast": (0.0, 1.0), "brightness": (-1.0, 1.0), "jpeg_compression": (1, 95), "pixelate": (0.05, 1.0),
-    }[name]
-    bad = [s for s in strengths if not (lo <= s <= hi)]
-    return f"strengths must be in [{lo}, {hi}], got {bad}" if bad else None
-
-
 def rng_for(seed: int, name: str, severity: int) -> np.random.Generator:
     """The generator of one (corruption, severity): independent of which other corruptions are configured."""
     return np.random.default_rng([seed, zlib.crc32(name.encode()), severity])

@@ -14,10 +14,12 @@ from compression_audit.errors import UserError
 from compression_audit.metrics import ECE_BINS, compare, headline, largest_class_change
 from compression_audit.predictions import read_predictions
 from compression_audit.progress import log
+from compression_audit.robustness import compare_corrupted, load_corrupted_predictions
 
 
 def evaluate_pair(params: Params, dataset: str, arch: str, variant: str, baseline: Path, compared: Path,
-                  details: Path, metrics: Path, per_class_csv: Path) -> dict:
+                  details: Path, metrics: Path, per_class_csv: Path, baseline_corrupted: Path,
+                  compared_corrupted: Path) -> dict:
     params.check_cell_variant(dataset, arch, variant)
     b, b_meta = read_predictions(baseline)
     c, c_meta = read_predictions(compared)
@@ -27,6 +29,11 @@ def evaluate_pair(params: Params, dataset: str, arch: str, variant: str, baselin
     log(f"evaluate {dataset}/{arch}: {variant} vs {params.baseline} on {len(b.labels)} test samples "
         f"({cfg.bootstrap_resamples} bootstrap resamples per class)")
     result = compare(b, c, cfg.bootstrap_resamples, cfg.bootstrap_seed, cfg.alpha)
+    b_corrupt, c_corrupt = load_corrupted_predictions(baseline_corrupted), load_corrupted_predictions(compared_corrupted)
+    subset = b_corrupt["indices"]
+    if subset.max(initial=-1) >= len(b.labels) or not np.array_equal(b.labels[subset], b_corrupt["labels"]):
+        raise UserError(f"{baseline_corrupted} is not from the test set of {baseline}; rerun `dvc repro`")
+    robust = compare_corrupted(b_corrupt, c_corrupt, b.prediction[subset], c.prediction[subset])
     names = b_meta["class_names"]
     for row in result["per_class"]:
         row["name"] = names[row["class"]]
@@ -41,9 +48,11 @@ def evaluate_pair(params: Params, dataset: str, arch: str, variant: str, baselin
         "baseline_inference": b_meta["info"].get("inference"),
         "variant_inference": c_meta["info"].get("inference"),
         **result,
+        "robustness": robust,
         "env": environment({}),
     }
-    short = {**headline(result), "env": full["env"]}
+    short = {**headline(result), "mce_pct": robust["mce_pct"], "excess_error_pp": robust["excess_error_pp"],
+             "env": full["env"]}
     write_json(details, full)
     write_csv(per_class_csv, [
         {"class": r["name"], "delta_pp": round(r["delta_pp"], 4), "ci_low_pp": round(r["ci_low_pp"], 4),
@@ -56,5 +65,8 @@ def evaluate_pair(params: Params, dataset: str, arch: str, variant: str, baselin
     log(f"{dataset}/{arch} {variant}: Δacc {short['delta_accuracy_pp']:+.2f} pp, flips {100 * short['flip_rate']:.2f} % "
         f"(negative {100 * short['negative_flip_rate']:.2f} %), ΔECE {short['delta_ece']:+.4f}, "
         f"largest class change {worst['name']} {worst['delta_pp']:+.1f} pp "
-        f"[{worst['ci_low_pp']:+.1f}, {worst['ci_high_pp']:+.1f}], p_holm {worst['p_holm']:.3g}")
+        f"[{worst['ci_low_pp']:+.1f}, {worst['ci_high_pp']:+.1f}], p_holm {worst['p_holm']:.3g}; "
+        f"corrupted: mCE {robust['mce_pct']:.2f} % (baseline {robust['baseline_mce_pct']:.2f} %), "
+        f"excess error {robust['excess_error_pp']:+.2f} pp, flips {100 * robust['flip_rate']:.2f} % "
+        f"(clean {100 * robust['clean_flip_rate']:.2f} % on the same images)")
     return short

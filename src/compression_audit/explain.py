@@ -27,7 +27,8 @@ from compression_audit.inference import load_differentiable
 from compression_audit.predictions import read_predictions
 from compression_audit.prepared import load_prepared
 from compression_audit.progress import log
-from compression_audit.saliency import attribute, mad_percent, mean_interval, spearman, stratified_subset, top_overlap
+from compression_audit.saliency import attribute, mad_percent, mean_interval, spearman, top_overlap
+from compression_audit.splits import stratified_subset
 
 MAPS_FORMAT = "compression-audit/saliency-maps-v1"
 

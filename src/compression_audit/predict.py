@@ -1,5 +1,5 @@
 """The predict stage's work: one saved model of one cell -> per-sample predictions on the full test split
-(Parquet), its own accuracy and calibration (before and after temperature scaling fitted on the validation split), the data DVC plots as a confusion matrix and a reliability
+(Parquet) and on every corrupted copy of its test subset (npz), its own accuracy and calibration (before and after temperature scaling fitted on the validation split), the data DVC plots as a confusion matrix and a reliability
 curve, and evaluation throughput next to the model's raw inference throughput measured in the same run."""
 
 from __future__ import annotations
@@ -11,21 +11,30 @@ import numpy as np
 from compression_audit.atomic import write_csv, write_json
 from compression_audit.calibration import ece_at, fit_temperature, no_optimum
 from compression_audit.config import Params
+from compression_audit.corrupted_data import load_corrupted
 from compression_audit.device import environment, results_only
+from compression_audit.errors import UserError
 from compression_audit.inference import load_model_file, predict, raw_images_per_second
 from compression_audit.metrics import Predictions, brier_score, expected_calibration_error, reliability
 from compression_audit.predictions import write_predictions
 from compression_audit.prepared import load_prepared
 from compression_audit.progress import log
+from compression_audit.robustness import save_corrupted_predictions
 
 
 def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_path: Path, data_dir: Path,
-                 out: Path, metrics: Path, confusion: Path, reliability_csv: Path) -> dict:
+                 out: Path, metrics: Path, confusion: Path, reliability_csv: Path, corrupted_dir: Path,
+                 corrupted_out: Path) -> dict:
     params.check_cell_variant(dataset, arch, variant, allow_baseline=True)
     data = load_prepared(data_dir)
     images, labels = data.images["test"], data.labels["test"]
     loaded = load_model_file(model_path, arch, data.num_classes, params.train.device, params.evaluate.precision,
                              params.train.threads)
+    corrupted = load_corrupted(corrupted_dir)
+    test_labels = data.labels["test"]
+    if corrupted.indices.max(initial=-1) >= len(test_labels) or not np.array_equal(test_labels[corrupted.indices],
+                                                                                    corrupted.labels):
+        raise UserError(f"{corrupted_dir} was not made from {data_dir}'s test split; rerun the corrupt stage")
     log(f"predict {dataset}/{arch} {variant}: {len(labels)} test images, {loaded.path_name}")
     logits, seconds = predict(loaded, images, params.train.eval_batch_size)
     raw = raw_images_per_second(loaded, params.train.eval_batch_size, params.speed.seconds)
@@ -36,6 +45,12 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
     if unreliable:
         log(f"warning: the validation split does not pin down the temperature of {variant} (T = {temperature:.3g} is "
             "no minimum of its NLL, e.g. every image right), so its scaled ECE is not meaningful")
+    # every corrupted image in one pass: the same fastest path (int8 kernels for quantized variants)
+    flat = corrupted.images.reshape(-1, *corrupted.images.shape[3:])
+    corrupted_logits, corrupted_seconds = predict(loaded, flat, params.train.eval_batch_size)
+    corrupted_rate = len(flat) / corrupted_seconds if corrupted_seconds > 0 else float("nan")
+    save_corrupted_predictions(corrupted_out, corrupted_logits.argmax(1).reshape(corrupted.images.shape[:3]),
+                               corrupted.labels, corrupted.indices, corrupted.kinds, corrupted_rate)
     preds = Predictions(labels=labels.astype(np.int64), logits=logits)
     conf, correct = preds.confidence, preds.correct
     eval_rate = len(labels) / seconds if seconds > 0 else float("nan")
@@ -54,7 +69,8 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
         "batch_size": params.train.eval_batch_size,
         "env": environment(loaded.runtime.describe()),
         "timing": {"eval_images_per_s": round(eval_rate, 1), "raw_images_per_s": round(raw, 1),
-                   "eval_vs_raw": round(eval_rate / raw, 3)},
+                   "eval_vs_raw": round(eval_rate / raw, 3), "corrupted_images": int(len(flat)),
+                   "corrupted_images_per_s": round(corrupted_rate, 1)},
     }
     info = {"dataset": dataset, "model": arch, "variant": variant, "source": str(model_path),
             **results_only(summary)}
@@ -69,5 +85,6 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
     write_json(metrics, summary)
     log(f"{dataset}/{arch} {variant}: accuracy {summary['accuracy']:.4f}, ECE {summary['ece']:.4f} "
         f"({summary['ece_scaled']:.4f} at T = {temperature:.3f} fitted on validation); "
-        f"{eval_rate:.0f} images/s evaluated vs {raw:.0f} raw ({summary['timing']['eval_vs_raw']:.2f}) -> {out}")
+        f"{eval_rate:.0f} images/s evaluated vs {raw:.0f} raw ({summary['timing']['eval_vs_raw']:.2f}); "
+        f"{len(flat)} corrupted images at {corrupted_rate:.0f} images/s -> {out}")
     return summary

@@ -1,4 +1,5 @@
-"""The quantize stage's work: calibrate, convert, measure and save one quantized variant of one model."""
+"""The quantize stage's work: calibrate, optionally fine-tune (QAT), convert, measure and save one quantized
+variant of one model."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from compression_audit.perf import cpu_speed, serialized_bytes
 from compression_audit.prepared import load_prepared
 from compression_audit.progress import log
 from compression_audit.pruning import sparsity
+from compression_audit.qat import qat_finetune
 from compression_audit.quantization import (
     QuantSpec,
     calibrate_twin,
@@ -40,7 +42,8 @@ def quantize_cell(params: Params, dataset: str, arch: str, variant: str, source:
     params.model(arch)
     if variant not in q.variants:
         raise UserError(f"unknown quantization variant {variant!r}; valid: {', '.join(q.variants)}")
-    spec = QuantSpec(q.variants[variant].weight_bits, q.variants[variant].activation_bits, q.backend)
+    vcfg = q.variants[variant]
+    spec = QuantSpec(vcfg.weight_bits, vcfg.activation_bits, q.backend)
     cpu = resolve_runtime("cpu", "fp32", params.train.threads)  # int8 kernels run on the CPU only
     twin_runtime = resolve_runtime(params.train.device, "fp32", params.train.threads)
     data = load_prepared(data_dir)
@@ -49,6 +52,12 @@ def quantize_cell(params: Params, dataset: str, arch: str, variant: str, source:
     calib = torch.from_numpy(data.images["val"][subset])
     log(f"quantize {dataset}/{arch} {spec.name}: calibrating on {len(calib)} validation images")
     twin = calibrate_twin(model, spec, calib, q.calibration_batch_size)
+    qat = None
+    if vcfg.qat_epochs:
+        qat = qat_finetune(twin, arch, data, params.model(arch), params.augment[dataset], twin_runtime, q.calibration_seed,
+                           params.train.eval_batch_size, vcfg.qat_epochs, vcfg.qat_lr, vcfg.qat_images)
+        log(f"QAT {spec.name}: validation accuracy {qat.val_acc_before:.4f} (PTQ) -> {qat.val_acc_after:.4f} "
+            f"(epoch {qat.best_epoch}) in {qat.seconds:.0f} s")
     int8 = convert_to_int8(twin, spec)
 
     bs = params.train.eval_batch_size
@@ -75,6 +84,7 @@ def quantize_cell(params: Params, dataset: str, arch: str, variant: str, source:
         "source_test_acc": round(acc["float", "test"], 6),
         "delta_test_pp": round(100 * (acc["int8", "test"] - acc["float", "test"]), 4),
         "int8_twin_agreement": round(agreement, 6),
+        "qat": dataclasses.asdict(qat) if qat else None,
         "max_weight_levels": max_levels_per_channel(int8),
         "source_sparsity": sparsity(model)["sparsity"],
         "zeros_kept": round(kept / pruned_zeros, 6) if pruned_zeros else 1.0,

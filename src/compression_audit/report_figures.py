@@ -142,3 +142,33 @@ def saliency_mad(cell: Cell, method: str) -> bytes:
     ax.legend(fontsize=8)
     ax.set_title(f"{cell.name}: saliency change per image (grey = noise floor)", fontsize=10)
     return _png(fig)
+
+
+def corruption_accuracy(cell: Cell) -> bytes:
+    """Accuracy per severity, averaged over corruptions (left), and excess error per corruption (right)."""
+    comps = [c for c in cell.comparisons.values() if c.details.get("robustness")]
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    first = comps[0].details["robustness"]
+    kinds = list(first["per_kind"])
+    severities = np.arange(first["severities"] + 1)
+    base = [first["clean_baseline_accuracy"]] + list(np.mean([first["per_kind"][k]["baseline_accuracy"] for k in kinds], axis=0))
+    left.plot(severities, 100 * np.array(base), marker="o", color="black", lw=2, label="baseline")
+    width = 0.8 / len(comps)
+    for i, c in enumerate(comps):
+        r = c.details["robustness"]
+        acc = [r["clean_accuracy"]] + list(np.mean([r["per_kind"][k]["accuracy"] for k in kinds], axis=0))
+        style = {"color": FLOOR_COLOR, "ls": "--"} if c.is_noise_floor else {}
+        line = left.plot(severities, 100 * np.array(acc), marker=".", lw=1, label=_label(c.variant), **style)[0]
+        excess = [np.mean(r["per_kind"][k]["excess_error_pp"]) for k in kinds]
+        right.bar(np.arange(len(kinds)) + (i - (len(comps) - 1) / 2) * width, excess, width,
+                  color=line.get_color(), label=_label(c.variant))
+    left.set_xticks(severities, ["clean", *map(str, severities[1:])])
+    left.set_xlabel("severity (mean over corruptions)")
+    left.set_ylabel("accuracy %")
+    left.legend(fontsize=7)
+    right.axhline(0, color="black", lw=0.8)
+    right.set_xticks(range(len(kinds)), [k.replace("_", " ") for k in kinds], rotation=30, ha="right", fontsize=8)
+    right.set_ylabel("excess error pp (mean over severities)")
+    fig.suptitle(f"{cell.name}: robustness under corruptions ({first['n']} test images each)", fontsize=10)
+    return _png(fig)

@@ -24,6 +24,8 @@ SECTIONS = (
     ("confusion", "Confusion changes"),
     ("confidence", "Confidence"),
     ("calibration", "Calibration"),
+    ("robustness", "Corruptions"),
+    ("qat", "QAT vs PTQ"),
     ("saliency", "Saliency"),
 )
 
@@ -174,6 +176,54 @@ def _value(row: dict) -> str:
     return f"{row['value']:.4f}" if unit == "ECE" else (f"{row['value']:.2f}×" if unit.startswith("×") else f"{row['value']:.2f} {unit}")
 
 
+def qat_pairs(params: Params, cell: Cell) -> list[tuple[str, str]]:
+    """(post-training variant, QAT variant) at the same bit widths, both compared in ``cell``."""
+    q = params.quantize.variants
+    pairs = []
+    for name, v in q.items():
+        if not v.qat_epochs or name not in cell.comparisons:
+            continue
+        ptq = next((n for n, w in q.items() if not w.qat_epochs and n in cell.comparisons
+                    and (w.weight_bits, w.activation_bits) == (v.weight_bits, v.activation_bits)), None)
+        if ptq:
+            pairs.append((ptq, name))
+    return pairs
+
+
+def qat_section(params: Params, cells: list[Cell], method: str, context: str) -> str:
+    """Quantization-aware training next to post-training quantization at the same bit widths."""
+    rows = []
+    for cell in cells:
+        for ptq, qat in qat_pairs(params, cell):
+            for name in (ptq, qat):
+                c, quant = cell.comparisons[name], cell.quantize.get(name, {})
+                worst, mad, trained = _worst_class(c), _mad(c, method), quant.get("qat")
+                robust = c.details.get("robustness") or {}
+                rows.append(([
+                    cell.name, html.escape(name), f"W{quant.get('weight_bits', '?')}A{quant.get('activation_bits', '?')}",
+                    f"QAT, {trained['epochs']} ep." if trained else "PTQ",
+                    (f"{100 * trained['val_acc_before']:.2f} → {100 * trained['val_acc_after']:.2f}" if trained
+                     else _f(100 * quant["val_acc"] if "val_acc" in quant else None)),
+                    _f(100 * c.headline["accuracy"]), _f(c.headline["delta_accuracy_pp"], "{:+.2f}"),
+                    _f(100 * c.headline["flip_rate"]),
+                    (f"{html.escape(worst['name'])} {worst['delta_pp']:+.1f}" + (" *" if worst["significant"] else ""))
+                    if worst else "–",
+                    _f(mad["mean"] if mad else None), _f(robust.get("excess_error_pp"), "{:+.2f}"),
+                    _f(trained["seconds"] if trained else None, "{:,.0f}"),
+                ], ""))
+    intro = ('<h2 id="qat">Quantization-aware training vs post-training quantization</h2>'
+             "<p>QAT fine-tunes the calibrated fake-quant twin (BatchNorm folded, quantization grid frozen at its "
+             "calibrated scales) with the baseline's recipe at a small learning rate, then converts it to the same "
+             "int8 kernels; PTQ converts the calibrated twin directly. Each pair shares its bit widths; the "
+             "validation column shows the twin before → after fine-tuning (the int8 model's for PTQ).</p>")
+    if not rows:
+        return intro + "<p>No QAT variant is compared next to a post-training variant of the same bit widths "  \
+            "(params.yaml: quantize.variants.&lt;name&gt;.qat_epochs and evaluate.variants).</p>"
+    return intro + _table(["cell", "variant", "bits", "method", "val acc %", "test acc %", "Δ pp", "flip %",
+                           "largest class Δ pp", "saliency MAD %", "excess error pp", "QAT s"], rows,
+                          html.escape(context), text_columns=4)
+
+
 def verdict_rows(cells: list[Cell]) -> list[tuple[list[str], str]]:
     """One row per cell and compressed variant: the verdict and each failing criterion, linked to its evidence."""
     rows = []
@@ -219,6 +269,9 @@ def summary_metrics(cells: list[Cell], method: str) -> dict:
                 "class_pp": round(worst["delta_pp"], 1) if worst else None,
                 "mad_pct": round(mad["mean"], 2) if mad and mad["mean"] is not None else None,
             }
+            if c.headline.get("mce_pct") is not None:
+                entry[c.variant]["mce_pct"] = c.headline["mce_pct"]
+                entry[c.variant]["excess_error_pp"] = c.headline["excess_error_pp"]
             if cell.verdict and c.variant in cell.verdict["variants"]:
                 entry[c.variant]["verdict"] = cell.verdict["variants"][c.variant]["verdict"]
         out[cell.name] = entry
@@ -320,6 +373,31 @@ def build_report(params: Params, reports: Path, html_out: Path, markdown_out: Pa
                                           f"{base['temperature']:.3f}, its test ECE {base['ece']:.4f} → "
                                           f"{base['ece_scaled']:.4f}); ΔECE after T compares both models scaled. "
                                           "A compression ΔECE that vanishes after T is repaired by refitting one number.")))
+    kinds = ", ".join(f"{k} {list(v)}" for k, v in params.corruptions.kinds.items())
+    parts.append('<h2 id="robustness">Robustness under corruptions</h2>'
+                 f"<p>{params.corruptions.images or 'All'} test images per dataset (equal share per class, seed "
+                 f"{params.corruptions.seed}) under each corruption and severity (CIFAR-10-C strengths): "
+                 f"{html.escape(kinds)}. mCE: mean top-1 error over every corruption and severity. Excess error: the "
+                 "variant's error minus the baseline's on the same corrupted images (what compression added under "
+                 "shift); the noise floor row is the same for another seed's baseline.</p>")
+    for cell in cells:
+        comps = [c for c in cell.comparisons.values() if c.details.get("robustness")]
+        if not comps:
+            continue
+        rows = []
+        for c in comps:
+            r = c.details["robustness"]
+            rows.append(([html.escape(c.variant), _f(100 * r["clean_accuracy"]), _f(100 * r["mean_accuracy"]),
+                          _f(r["baseline_mce_pct"]), _f(r["mce_pct"]), _f(r["excess_error_pp"], "{:+.2f}"),
+                          _f(100 * r["clean_flip_rate"]), _f(100 * r["flip_rate"]), _f(r["images_per_s"], "{:,.0f}")],
+                         "floor" if c.is_noise_floor else ""))
+        parts.append(f"<h3>{cell.name}</h3>" + _img(figs.corruption_accuracy(cell), f"{cell.name} corruptions")
+                     + _table(["variant", "clean acc %", "corrupted acc %", "mCE baseline %", "mCE variant %",
+                               "excess error pp", "flips clean %", "flips corrupted %", "corrupted img/s"], rows,
+                              html.escape(context + f" Clean columns on the same {comps[0].details['robustness']['n']} "
+                                          "images; img/s: the variant's own inference path (int8 kernels for "
+                                          "quantized variants) over every corrupted image.")))
+    parts.append(qat_section(params, cells, method, context))
     parts.append(f'<h2 id="saliency">Saliency</h2><p>Maps: {html.escape(method)}, absolute, max over channels, each '
                  "normalised to its maximum; quantized variants explained through their fake-quant twins.</p>")
     for cell in cells:
@@ -361,4 +439,4 @@ def markdown(study_header, study, overall, context: str, cfg: str, not_run: list
             f"{cfg}\n\n{missing}## Study vs this run\n\n"
             f"{table(study_header, study)}\n\n## Overall impact\n\n{table(OVERALL_HEADER, overall)}\n\n"
             "▲ = flip rate above the cell's noise floor; * = per-class change significant after Holm correction.\n"
-            "The HTML report (index.html) has the class-level, confusion, confidence, calibration and saliency sections.\n")
+            "The HTML report (index.html) has the class-level, confusion, confidence, calibration, corruption, QAT and saliency sections.\n")

@@ -26,32 +26,6 @@ METHODS = {"saliency": Saliency, "integrated_gradients": IntegratedGradients, "g
 TOP_FRACTION = 0.10
 
 
-def stratified_subset(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
-    """Sorted indices of a seeded subset with an equal share per class (all samples when ``count`` is 0 or too large).
-
-    Classes with fewer samples than their share give their remainder to the others, so the
-    subset has exactly ``min(count, N)`` samples; equal shares keep per-class averages usable on
-    imbalanced test sets (GTSRB's smallest classes have 60 test images).
-    """
-    n = len(labels)
-    if count <= 0 or count >= n:
-        return np.arange(n)
-    rng = np.random.default_rng(seed)
-    pools = {k: rng.permutation(np.flatnonzero(labels == k)) for k in np.unique(labels)}
-    take = dict.fromkeys(pools, 0)
-    remaining = count
-    while remaining:
-        open_classes = [k for k in pools if take[k] < len(pools[k])]
-        share = max(1, remaining // len(open_classes))
-        for k in open_classes:
-            extra = min(share, len(pools[k]) - take[k], remaining)
-            take[k] += extra
-            remaining -= extra
-            if not remaining:
-                break
-    return np.sort(np.concatenate([pools[k][: take[k]] for k in pools]))
-
-
 @contextlib.contextmanager
 def input_gradients_only(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
     """Eval mode with frozen parameters (no weight gradients: ~35 % faster); restores mode, flags and ``.grad``."""

@@ -1,4 +1,5 @@
-"""Seeded validation split that keeps groups (GTSRB tracks) on one side."""
+"""Seeded index selections: the validation split that keeps groups (GTSRB tracks) on one side, and
+class-stratified test subsets (saliency, corruptions)."""
 
 from __future__ import annotations
 
@@ -39,3 +40,29 @@ def split_by_group(
             chosen.append(class_groups[order[0]])
         val_mask[members[np.isin(groups[members], chosen)]] = True
     return np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
+
+
+def stratified_subset(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded subset with an equal share per class (all samples when ``count`` is 0 or too large).
+
+    Classes with fewer samples than their share give their remainder to the others, so the
+    subset has exactly ``min(count, N)`` samples; equal shares keep per-class averages usable on
+    imbalanced test sets (GTSRB's smallest classes have 60 test images).
+    """
+    n = len(labels)
+    if count <= 0 or count >= n:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    pools = {k: rng.permutation(np.flatnonzero(labels == k)) for k in np.unique(labels)}
+    take = dict.fromkeys(pools, 0)
+    remaining = count
+    while remaining:
+        open_classes = [k for k in pools if take[k] < len(pools[k])]
+        share = max(1, remaining // len(open_classes))
+        for k in open_classes:
+            extra = min(share, len(pools[k]) - take[k], remaining)
+            take[k] += extra
+            remaining -= extra
+            if not remaining:
+                break
+    return np.sort(np.concatenate([pools[k][: take[k]] for k in pools]))
