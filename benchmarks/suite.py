@@ -95,7 +95,8 @@ def main(
     for arch in archs:
         log(f"inference {arch}: evaluation vs raw forward, float and int8")
         specs = {name: QuantSpec(v.weight_bits, v.activation_bits, p.quantize.backend)
-                 for name, v in p.quantize.variants.items()}
+                 for name, v in p.quantize.variants.items()
+                 if not v.qat_epochs}  # a QAT variant runs the same int8 kernels as its post-training sibling
         paths = inference_models(arch, eval_runtime, specs)
         raw_rates = {}
         for name, loaded in paths.items():

@@ -121,7 +121,7 @@ def hand_made_cell(root: Path, with_floor: bool = True) -> tuple[Path, Path]:
     good = _details(-0.2, 0.02, 0.01, 0.002, [_klass(0, "a", 1.0, False), _klass(1, "b", -1.0, False)])
     bad = _details(-0.5, 0.06, 0.03, 0.004,
                    [_klass(0, "a", -9.0, True), _klass(1, "b", -20.0, False), _klass(2, "c", 3.0, True)])
-    variants = {"w8a8": (good, 4.0), "w4a8": (good, 4.0), "pruned": (bad, 6.0), "pruned_w8a8": (good, 5.0)}
+    variants = {"w8a8": (good, 4.0), "w4a8": (good, 4.0), "w8a8_qat": (good, 4.0), "w4a8_qat": (good, 4.0), "pruned": (bad, 6.0), "pruned_w8a8": (good, 5.0)}
     if with_floor:
         variants["seed1"] = (floor, 6.0)
     return write_cell(root, variants)
@@ -131,7 +131,7 @@ def test_cell_verdict_from_hand_made_outputs(tmp_path):
     params = load_params(REPO / "params.yaml")
     ev, sal = hand_made_cell(tmp_path / "cell")
     full = cell_verdict(params, "gtsrb", "lenet5", ev, sal, tmp_path / "v-details.json", tmp_path / "v.json")
-    assert full["noise_floor"] == "seed1" and set(full["variants"]) == {"w8a8", "w4a8", "pruned", "pruned_w8a8"}
+    assert full["noise_floor"] == "seed1" and set(full["variants"]) == {"w8a8", "w4a8", "w8a8_qat", "w4a8_qat", "pruned", "pruned_w8a8"}
     pruned = full["variants"]["pruned"]
     # 6 % flips vs a 10 % floor = 0.6x passes; 3 % negative flips > 2 %; the largest *significant* drop is class a
     # (9 pp; class b's 20 pp is not significant); saliency MAD 6 - 6 = 0 pp, exactly at the threshold: passes
@@ -142,6 +142,7 @@ def test_cell_verdict_from_hand_made_outputs(tmp_path):
     assert full["variants"]["w8a8"]["verdict"] == PASS
     compact = json.loads((tmp_path / "v.json").read_text())
     assert compact == {"w8a8": {"verdict": "PASS", "failing": "-"}, "w4a8": {"verdict": "PASS", "failing": "-"},
+                       "w8a8_qat": {"verdict": "PASS", "failing": "-"}, "w4a8_qat": {"verdict": "PASS", "failing": "-"},
                        "pruned": {"verdict": "FAIL", "failing": "class_drop, negative_flip_rate"},
                        "pruned_w8a8": {"verdict": "PASS", "failing": "-"}}
     assert json.loads((tmp_path / "v-details.json").read_text())["gate"] == params.gate.as_dict()
@@ -160,7 +161,7 @@ def _reports_with_verdict(tmp_path: Path) -> Path:
     (["--variant", "w8a8"], 0, "1 of 1 variant(s) pass"),
     (["--variant", "w8a8", "--variant", "pruned_w8a8"], 0, "2 of 2 variant(s) pass"),
     (["--variant", "pruned"], 1, "FAIL: gtsrb-lenet5 pruned"),
-    ([], 1, "3 of 4 variant(s) pass"),
+    ([], 1, "5 of 6 variant(s) pass"),
     (["--cell", "gtsrb-lenet5", "--variant", "pruned"], 1, "negative_flip_rate"),
     (["--variant", "w2a8"], 2, "no verdict for variant(s) w2a8"),
     (["--cell", "cifar10-lenet5"], 2, "no verdict for cell(s) cifar10-lenet5"),
