@@ -39,6 +39,7 @@ def setup(tmp_path_factory):
     raw["quantize"].update({"calibration_images": 32})
     raw["speed"].update({"batch_size": 8, "seconds": 0.05})
     raw["saliency"].update({"images": 40})
+    raw["corruptions"].update({"images": 20})
     params = tmp / "params.yaml"
     params.write_text(yaml.safe_dump(raw))
     data = tmp / "prepared"
@@ -57,13 +58,16 @@ def pipeline(root: Path, params: Path, data: Path, hash_seed: int) -> None:
           metrics=r / "prune.json", layers=r / "layers.json", search=r / "search.csv")
     stage("quantize.py", hash_seed, **common, variant="w8a8", source=m / "pruned.pt", data=data,
           out=m / "w8a8.pt", metrics=r / "quantize.json")
+    stage("corrupt.py", hash_seed, dataset="cifar10", params=params, cwd=root, data=data, out=Path("corrupted"))
     for variant in ("seed0", "w8a8"):
         stage("predict.py", hash_seed, **common, variant=variant, source=m / f"{variant}.pt", data=data,
               out=r / f"{variant}.parquet", metrics=r / f"predict-{variant}.json",
-              confusion=r / f"{variant}-confusion.csv", reliability=r / f"{variant}-reliability.csv")
+              confusion=r / f"{variant}-confusion.csv", reliability=r / f"{variant}-reliability.csv",
+              corrupted=Path("corrupted"), corrupted_out=r / f"{variant}-corrupted.npz")
     stage("evaluate.py", hash_seed, **common, variant="w8a8", baseline=r / "seed0.parquet",
           compared=r / "w8a8.parquet", details=r / "evaluate-details.json", metrics=r / "evaluate.json",
-          per_class=r / "per-class.csv")
+          per_class=r / "per-class.csv", baseline_corrupted=r / "seed0-corrupted.npz",
+          compared_corrupted=r / "w8a8-corrupted.npz")
     stage("saliency_baseline.py", hash_seed, **common, source=m / "seed0.pt", predictions=r / "seed0.parquet",
           data=data, out=r / "seed0.npz", metrics=r / "saliency-seed0.json")
     stage("saliency.py", hash_seed, **common, variant="w8a8", source=m / "w8a8.pt", baseline_maps=r / "seed0.npz",
@@ -85,7 +89,7 @@ def test_same_seed_same_outputs_other_seed_other_model(setup):
     pipeline(tmp / "a", params, data, hash_seed=1)
     pipeline(tmp / "b", params, data, hash_seed=2)
     files = sorted(p.relative_to(tmp / "a") for p in (tmp / "a").rglob("*") if p.is_file())
-    assert len(files) == 27
+    assert len(files) == 32  # 27 + the corrupted set (3 files) and its 2 prediction files
     for rel in files:
         a, b = tmp / "a" / rel, tmp / "b" / rel
         if rel.suffix == ".json":

@@ -52,7 +52,7 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
     assert corrupted["n"] == 20 and len(corrupted["kinds"]) == 7  # CIFAR-10's tiny test split has 20 images: all
     assert json.loads((work / "data/corrupted/gtsrb/meta.json").read_text())["n"] == 24
     robust = json.loads((work / "reports/evaluate/gtsrb-lenet5/w4a8-details.json").read_text())["robustness"]
-    assert robust["n"] == 24 and robust["severities"] == 5 and robust["images_per_s"] > 0
+    assert robust["n"] == 24 and robust["severities"] == 5 and "images_per_s" not in robust
     assert "excess_error_pp" in json.loads((work / "reports/evaluate/gtsrb-lenet5/w4a8.json").read_text())
     meta = json.loads((work / "data/prepared/gtsrb/meta.json").read_text())
     assert meta["counts"] == {"train": 86, "val": 86, "test": 43}  # one of two tracks per class held out

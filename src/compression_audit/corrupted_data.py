@@ -18,6 +18,7 @@ import numpy as np
 from compression_audit.atomic import atomic_dir
 from compression_audit.config import Params
 from compression_audit.corruptions import corrupted_sets
+from compression_audit.device import environment
 from compression_audit.errors import UserError
 from compression_audit.prepared import load_prepared
 from compression_audit.progress import log
@@ -52,13 +53,14 @@ def make_corrupted(params: Params, dataset: str, data_dir: Path, out: Path) -> d
     stacked = np.stack([sets[k] for k in cfg.kinds])
     meta = {
         "format": FORMAT, "dataset": dataset, "seed": cfg.seed, "kinds": {k: list(v) for k, v in cfg.kinds.items()},
-        "n": int(len(indices)), "indices": indices.tolist(), "seconds": round(time.perf_counter() - start, 2),
+        "n": int(len(indices)), "indices": indices.tolist(), "env": environment({}),
+        "timing": {"seconds": round(time.perf_counter() - start, 2)},
     }
     with atomic_dir(out) as tmp:
         np.save(tmp / "images.npy", stacked)
         np.save(tmp / "labels.npy", labels[indices].astype(np.int64))
         (tmp / "meta.json").write_text(json.dumps(meta) + "\n")
-    log(f"corrupt {dataset}: {stacked.nbytes / 2**20:.0f} MiB in {meta['seconds']} s -> {out}")
+    log(f"corrupt {dataset}: {stacked.nbytes / 2**20:.0f} MiB in {meta['timing']['seconds']} s -> {out}")
     return meta
 
 

@@ -50,7 +50,7 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
     corrupted_logits, corrupted_seconds = predict(loaded, flat, params.train.eval_batch_size)
     corrupted_rate = len(flat) / corrupted_seconds if corrupted_seconds > 0 else float("nan")
     save_corrupted_predictions(corrupted_out, corrupted_logits.argmax(1).reshape(corrupted.images.shape[:3]),
-                               corrupted.labels, corrupted.indices, corrupted.kinds, corrupted_rate)
+                               corrupted.labels, corrupted.indices, corrupted.kinds)
     preds = Predictions(labels=labels.astype(np.int64), logits=logits)
     conf, correct = preds.confidence, preds.correct
     eval_rate = len(labels) / seconds if seconds > 0 else float("nan")

@@ -389,7 +389,7 @@ def build_report(params: Params, reports: Path, html_out: Path, markdown_out: Pa
             r = c.details["robustness"]
             rows.append(([html.escape(c.variant), _f(100 * r["clean_accuracy"]), _f(100 * r["mean_accuracy"]),
                           _f(r["baseline_mce_pct"]), _f(r["mce_pct"]), _f(r["excess_error_pp"], "{:+.2f}"),
-                          _f(100 * r["clean_flip_rate"]), _f(100 * r["flip_rate"]), _f(r["images_per_s"], "{:,.0f}")],
+                          _f(100 * r["clean_flip_rate"]), _f(100 * r["flip_rate"]), _f(cell.predict.get(c.variant, {}).get("timing", {}).get("corrupted_images_per_s"), "{:,.0f}")],
                          "floor" if c.is_noise_floor else ""))
         parts.append(f"<h3>{cell.name}</h3>" + _img(figs.corruption_accuracy(cell), f"{cell.name} corruptions")
                      + _table(["variant", "clean acc %", "corrupted acc %", "mCE baseline %", "mCE variant %",

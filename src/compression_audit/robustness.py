@@ -18,14 +18,15 @@ from compression_audit.errors import UserError
 
 
 def save_corrupted_predictions(path: Path, predictions: np.ndarray, labels: np.ndarray, indices: np.ndarray,
-                               kinds: dict[str, list[float]], images_per_s: float) -> None:
-    """(K, S, N) predicted classes of one model on a corrupted set, with what they are predictions of."""
+                               kinds: dict[str, list[float]]) -> None:
+    """(K, S, N) predicted classes of one model on a corrupted set, with what they are predictions of.
+
+    No timing in it: the file is a pure function of model and images (the predict metrics carry the speed)."""
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, predictions=predictions.astype(np.int16), labels=labels.astype(np.int64),
                      indices=indices.astype(np.int64), kinds=np.array(list(kinds)),
-                     strengths=np.array([kinds[k] for k in kinds], dtype=np.float64),
-                     images_per_s=np.float64(images_per_s))
+                     strengths=np.array([kinds[k] for k in kinds], dtype=np.float64))
 
 
 def load_corrupted_predictions(path: Path) -> dict[str, np.ndarray]:
@@ -78,6 +79,5 @@ def compare_corrupted(baseline: dict[str, np.ndarray], variant: dict[str, np.nda
         "baseline_mce_pct": round(100 * (1 - float(acc_b.mean())), 4),
         "excess_error_pp": round(100 * float((acc_b - acc_v).mean()), 4),
         "flip_rate": round(float(flips.mean()), 6),
-        "images_per_s": round(float(variant["images_per_s"]), 1),
         "per_kind": per_kind,
     }
