@@ -1,6 +1,7 @@
 """Quantization-aware training on a toy task: the grid survives training, the converted model is its twin."""
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -13,19 +14,13 @@ from compression_audit.prepared import PreparedData
 from compression_audit.qat import qat_finetune
 from compression_audit.quantization import QuantSpec, calibrate_twin, convert_to_int8, max_levels_per_channel, quantized_weights
 from compression_audit.training import fit
+from test_training import AUG, CPU, HP as TRAIN_HP, tiny_data
 
-HP = ModelHParams(epochs=4, batch_size=16, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.0005,
-                  label_smoothing=0.0, warmup_fraction=0.2)
-AUG = AugmentConfig(hflip=True, crop_padding=2)
-CPU = resolve_runtime("cpu", "fp32")
+HP = dataclasses.replace(TRAIN_HP, epochs=4)
 
 
-def toy_data(n=96, classes=3) -> PreparedData:
-    rng = np.random.default_rng(0)
-    labels = {s: rng.integers(0, classes, n).astype(np.int64) for s in ("train", "val", "test")}
-    images = {s: (rng.integers(0, 60, (n, 32, 32, 3)) + 90 * labels[s][:, None, None, None]).astype(np.uint8)
-              for s in labels}
-    return PreparedData("toy", tuple("abc"[:classes]), images, labels, (0.5,) * 3, (0.25,) * 3)
+def toy_data():
+    return tiny_data(n=96)
 
 
 @pytest.fixture(scope="module")
