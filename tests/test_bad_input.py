@@ -210,13 +210,20 @@ def prune(tmp: Path, baseline: Path, model="lenet5"):
     return "prune.py", args, outs
 
 
-def predict(tmp: Path, source: Path, variant="pruned"):
+def predict(tmp: Path, source: Path, variant="pruned", corrupted=True):
+    """The predict stage on ``source``; with a valid corrupted set unless ``corrupted`` is False (it is checked first)."""
+    from compression_audit.config import load_params
+    from compression_audit.corrupted_data import make_corrupted
+
+    params = params_file(tmp, lambda raw: raw["corruptions"].update({"images": 20}))
+    if corrupted:
+        make_corrupted(load_params(params), "cifar10", PREPARED[0], tmp / "corrupted")
     outs = [tmp / "p" / f"{variant}.parquet", tmp / "p" / "m.json", tmp / "p" / "c.csv", tmp / "p" / "r.csv",
             tmp / "p" / f"{variant}-corrupted.npz"]
     args = ["--dataset", "cifar10", "--model", "lenet5", "--variant", variant, "--source", source,
             "--data", PREPARED[0], "--out", outs[0], "--metrics", outs[1], "--confusion", outs[2],
             "--reliability", outs[3], "--corrupted", tmp / "corrupted", "--corrupted-out", outs[4],
-            "--params", params_file(tmp)]
+            "--params", params]
     return "predict.py", args, outs
 
 
@@ -296,7 +303,7 @@ CASES = [
     Case("predict: model file missing", "run `dvc repro`", lambda tmp: predict(tmp, tmp / "models" / "pruned.pt")),
     Case("evaluate: predictions missing", "run `dvc repro`", evaluate_missing),
     Case("predict: corrupted test set missing", "run `dvc repro` so the corrupt stage makes it",
-         lambda tmp: predict(tmp, checkpoint(tmp))),
+         lambda tmp: predict(tmp, checkpoint(tmp), corrupted=False)),
 ]
 
 

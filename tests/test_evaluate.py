@@ -97,7 +97,7 @@ def test_quantized_variant_runs_its_int8_kernels(cell):
     assert (preds.prediction == expected).all()
     assert meta["variant"] == "w8a8" and meta["class_names"] == list(NAMES)
     # the corrupted images go through the same int8 kernels
-    corrupted = load_corrupted(root / "corrupted")
+    corrupted = load_corrupted(root / "corrupted", data.labels["test"], root / "data")
     saved = load_corrupted_predictions(root / "pred" / "w8a8-corrupted.npz")
     k, sev = list(saved["kinds"]).index("contrast"), 4  # contrast at severity 5
     xc = torch.from_numpy(corrupted.images[k, sev]).permute(0, 3, 1, 2).float() / 255

@@ -3,14 +3,11 @@
 import copy
 import dataclasses
 
-import numpy as np
 import pytest
 import torch
 
-from compression_audit.config import AugmentConfig, ModelHParams
 from compression_audit.device import resolve_runtime
 from compression_audit.models import Classifier
-from compression_audit.prepared import PreparedData
 from compression_audit.qat import qat_finetune
 from compression_audit.quantization import QuantSpec, calibrate_twin, convert_to_int8, max_levels_per_channel, quantized_weights
 from compression_audit.training import fit

@@ -34,9 +34,10 @@ class CorruptedSet:
     kinds: dict[str, list[float]]  # name -> strength per severity, in array order
     indices: np.ndarray  # (N,) indices into the test split
 
-    @property
-    def severities(self) -> int:
-        return self.images.shape[1]
+
+def drawn_from(test_labels: np.ndarray, indices: np.ndarray, subset_labels: np.ndarray) -> bool:
+    """Whether a subset with these test-split ``indices`` and labels can have come from ``test_labels``."""
+    return bool(indices.max(initial=-1) < len(test_labels) and np.array_equal(test_labels[indices], subset_labels))
 
 
 def make_corrupted(params: Params, dataset: str, data_dir: Path, out: Path) -> dict:
@@ -45,14 +46,15 @@ def make_corrupted(params: Params, dataset: str, data_dir: Path, out: Path) -> d
     labels = data.labels["test"]
     indices = stratified_subset(labels, cfg.images, cfg.seed)
     clean = data.images["test"][indices]
-    log(f"corrupt {dataset}: {len(indices)} of {len(labels)} test images x {len(cfg.kinds)} corruptions x "
-        f"{len(next(iter(cfg.kinds.values())))} severities")
+    kinds = {k: list(v) for k, v in cfg.kinds.items()}
+    log(f"corrupt {dataset}: {len(indices)} of {len(labels)} test images x {len(kinds)} corruptions x "
+        f"{len(next(iter(kinds.values())))} severities")
     start = time.perf_counter()
-    sets = corrupted_sets(clean, {k: list(v) for k, v in cfg.kinds.items()}, cfg.seed,
+    sets = corrupted_sets(clean, kinds, cfg.seed,
                           progress=lambda name: log(f"  {name} done ({time.perf_counter() - start:.1f} s)"))
-    stacked = np.stack([sets[k] for k in cfg.kinds])
+    stacked = np.stack([sets[k] for k in kinds])
     meta = {
-        "format": FORMAT, "dataset": dataset, "seed": cfg.seed, "kinds": {k: list(v) for k, v in cfg.kinds.items()},
+        "format": FORMAT, "dataset": dataset, "seed": cfg.seed, "kinds": kinds,
         "n": int(len(indices)), "indices": indices.tolist(), "env": environment({}),
         "timing": {"seconds": round(time.perf_counter() - start, 2)},
     }
@@ -64,7 +66,8 @@ def make_corrupted(params: Params, dataset: str, data_dir: Path, out: Path) -> d
     return meta
 
 
-def load_corrupted(path: Path) -> CorruptedSet:
+def load_corrupted(path: Path, test_labels: np.ndarray, test_source: Path) -> CorruptedSet:
+    """The corrupted set at ``path``, refused unless it was drawn from ``test_labels`` (those of ``test_source``)."""
     meta_path = Path(path) / "meta.json"
     if not meta_path.is_file():
         raise UserError(f"corrupted test set {path} is missing (no meta.json); run `dvc repro` so the corrupt stage makes it")
@@ -79,4 +82,7 @@ def load_corrupted(path: Path) -> CorruptedSet:
     if images.dtype != np.uint8 or images.ndim != 6 or images.shape[:1] != (len(meta["kinds"]),) \
             or images.shape[2] != len(labels):
         raise UserError(f"corrupted test set {path} has shape {images.shape} {images.dtype}; rerun the corrupt stage")
-    return CorruptedSet(images, labels, meta["kinds"], np.asarray(meta["indices"]))
+    indices = np.asarray(meta["indices"], dtype=np.int64)
+    if not drawn_from(test_labels, indices, labels):
+        raise UserError(f"{path} was not made from {test_source}'s test split; rerun the corrupt stage")
+    return CorruptedSet(images, labels, meta["kinds"], indices)

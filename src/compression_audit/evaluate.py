@@ -10,6 +10,7 @@ import numpy as np
 from compression_audit.atomic import write_csv, write_json
 from compression_audit.config import Params, is_noise_floor
 from compression_audit.device import environment
+from compression_audit.corrupted_data import drawn_from
 from compression_audit.errors import UserError
 from compression_audit.metrics import ECE_BINS, compare, headline, largest_class_change
 from compression_audit.predictions import read_predictions
@@ -31,7 +32,7 @@ def evaluate_pair(params: Params, dataset: str, arch: str, variant: str, baselin
     result = compare(b, c, cfg.bootstrap_resamples, cfg.bootstrap_seed, cfg.alpha)
     b_corrupt, c_corrupt = load_corrupted_predictions(baseline_corrupted), load_corrupted_predictions(compared_corrupted)
     subset = b_corrupt["indices"]
-    if subset.max(initial=-1) >= len(b.labels) or not np.array_equal(b.labels[subset], b_corrupt["labels"]):
+    if not drawn_from(b.labels, subset, b_corrupt["labels"]):
         raise UserError(f"{baseline_corrupted} is not from the test set of {baseline}; rerun `dvc repro`")
     robust = compare_corrupted(b_corrupt, c_corrupt, b.prediction[subset], c.prediction[subset])
     names = b_meta["class_names"]

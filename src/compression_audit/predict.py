@@ -13,7 +13,6 @@ from compression_audit.calibration import ece_at, fit_temperature, no_optimum
 from compression_audit.config import Params
 from compression_audit.corrupted_data import load_corrupted
 from compression_audit.device import environment, results_only
-from compression_audit.errors import UserError
 from compression_audit.inference import load_model_file, predict, raw_images_per_second
 from compression_audit.metrics import Predictions, brier_score, expected_calibration_error, reliability
 from compression_audit.predictions import write_predictions
@@ -28,13 +27,9 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
     params.check_cell_variant(dataset, arch, variant, allow_baseline=True)
     data = load_prepared(data_dir)
     images, labels = data.images["test"], data.labels["test"]
+    corrupted = load_corrupted(corrupted_dir, labels, data_dir)
     loaded = load_model_file(model_path, arch, data.num_classes, params.train.device, params.evaluate.precision,
                              params.train.threads)
-    corrupted = load_corrupted(corrupted_dir)
-    test_labels = data.labels["test"]
-    if corrupted.indices.max(initial=-1) >= len(test_labels) or not np.array_equal(test_labels[corrupted.indices],
-                                                                                    corrupted.labels):
-        raise UserError(f"{corrupted_dir} was not made from {data_dir}'s test split; rerun the corrupt stage")
     log(f"predict {dataset}/{arch} {variant}: {len(labels)} test images, {loaded.path_name}")
     logits, seconds = predict(loaded, images, params.train.eval_batch_size)
     raw = raw_images_per_second(loaded, params.train.eval_batch_size, params.speed.seconds)

@@ -22,7 +22,7 @@ from compression_audit.config import AugmentConfig, ModelHParams
 from compression_audit.device import Runtime
 from compression_audit.prepared import PreparedData
 from compression_audit.progress import log
-from compression_audit.training import evaluate, fit
+from compression_audit.training import evaluate, fit, training_subset
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def qat_finetune(twin: torch.fx.GraphModule, arch: str, data: PreparedData, hp: 
     val = torch.from_numpy(data.images["val"]), torch.from_numpy(data.labels["val"])
     twin.to(runtime.device)
     _, before = evaluate(twin, *val, runtime, eval_batch_size)
-    images = len(data.labels["train"]) if max_images == 0 else min(max_images, len(data.labels["train"]))
+    images = len(training_subset(len(data.labels["train"]), max_images, seed))
     log(f"QAT: {epochs} epoch(s) on {images} training images at lr {lr}, from validation accuracy {before:.4f} (PTQ)")
     start = time.perf_counter()
     with warnings.catch_warnings():

@@ -176,6 +176,36 @@ def _value(row: dict) -> str:
     return f"{row['value']:.4f}" if unit == "ECE" else (f"{row['value']:.2f}×" if unit.startswith("×") else f"{row['value']:.2f} {unit}")
 
 
+def robustness_section(params: Params, cells: list[Cell], context: str) -> str:
+    """Each variant on the corrupted images next to the baseline: one figure and one table per cell."""
+    kinds = ", ".join(f"{k} {list(v)}" for k, v in params.corruptions.kinds.items())
+    parts = ['<h2 id="robustness">Robustness under corruptions</h2>'
+             f"<p>{params.corruptions.images or 'All'} test images per dataset (equal share per class, seed "
+             f"{params.corruptions.seed}) under each corruption and severity (CIFAR-10-C strengths): "
+             f"{html.escape(kinds)}. mCE: mean top-1 error over every corruption and severity. Excess error: the "
+             "variant's error minus the baseline's on the same corrupted images (what compression added under "
+             "shift); the noise floor row is the same for another seed's baseline.</p>"]
+    for cell in cells:
+        comps = [c for c in cell.comparisons.values() if c.details.get("robustness")]
+        if not comps:
+            continue
+        rows = []
+        for c in comps:
+            r, speed = c.details["robustness"], cell.predict.get(c.variant, {}).get("timing", {})
+            rows.append(([html.escape(c.variant), _f(100 * r["clean_accuracy"]), _f(100 * r["mean_accuracy"]),
+                          _f(r["baseline_mce_pct"]), _f(r["mce_pct"]), _f(r["excess_error_pp"], "{:+.2f}"),
+                          _f(100 * r["clean_flip_rate"]), _f(100 * r["flip_rate"]),
+                          _f(speed.get("corrupted_images_per_s"), "{:,.0f}")],
+                         "floor" if c.is_noise_floor else ""))
+        parts.append(f"<h3>{cell.name}</h3>" + _img(figs.corruption_accuracy(cell), f"{cell.name} corruptions")
+                     + _table(["variant", "clean acc %", "corrupted acc %", "mCE baseline %", "mCE variant %",
+                               "excess error pp", "flips clean %", "flips corrupted %", "corrupted img/s"], rows,
+                              html.escape(context + f" Clean columns on the same {comps[0].details['robustness']['n']} "
+                                          "images; img/s: the variant's own inference path (int8 kernels for "
+                                          "quantized variants) over every corrupted image.")))
+    return "".join(parts)
+
+
 def qat_pairs(params: Params, cell: Cell) -> list[tuple[str, str]]:
     """(post-training variant, QAT variant) at the same bit widths, both compared in ``cell``."""
     q = params.quantize.variants
@@ -196,14 +226,14 @@ def qat_section(params: Params, cells: list[Cell], method: str, context: str) ->
     for cell in cells:
         for ptq, qat in qat_pairs(params, cell):
             for name in (ptq, qat):
-                c, quant = cell.comparisons[name], cell.quantize.get(name, {})
-                worst, mad, trained = _worst_class(c), _mad(c, method), quant.get("qat")
+                c, quant = cell.comparisons[name], cell.quantize[name]
+                worst, mad, trained = _worst_class(c), _mad(c, method), quant["qat"]
                 robust = c.details.get("robustness") or {}
                 rows.append(([
-                    cell.name, html.escape(name), f"W{quant.get('weight_bits', '?')}A{quant.get('activation_bits', '?')}",
+                    cell.name, html.escape(name), f"W{quant['weight_bits']}A{quant['activation_bits']}",
                     f"QAT, {trained['epochs']} ep." if trained else "PTQ",
                     (f"{100 * trained['val_acc_before']:.2f} → {100 * trained['val_acc_after']:.2f}" if trained
-                     else _f(100 * quant["val_acc"] if "val_acc" in quant else None)),
+                     else _f(100 * quant["val_acc"])),
                     _f(100 * c.headline["accuracy"]), _f(c.headline["delta_accuracy_pp"], "{:+.2f}"),
                     _f(100 * c.headline["flip_rate"]),
                     (f"{html.escape(worst['name'])} {worst['delta_pp']:+.1f}" + (" *" if worst["significant"] else ""))
@@ -373,30 +403,7 @@ def build_report(params: Params, reports: Path, html_out: Path, markdown_out: Pa
                                           f"{base['temperature']:.3f}, its test ECE {base['ece']:.4f} → "
                                           f"{base['ece_scaled']:.4f}); ΔECE after T compares both models scaled. "
                                           "A compression ΔECE that vanishes after T is repaired by refitting one number.")))
-    kinds = ", ".join(f"{k} {list(v)}" for k, v in params.corruptions.kinds.items())
-    parts.append('<h2 id="robustness">Robustness under corruptions</h2>'
-                 f"<p>{params.corruptions.images or 'All'} test images per dataset (equal share per class, seed "
-                 f"{params.corruptions.seed}) under each corruption and severity (CIFAR-10-C strengths): "
-                 f"{html.escape(kinds)}. mCE: mean top-1 error over every corruption and severity. Excess error: the "
-                 "variant's error minus the baseline's on the same corrupted images (what compression added under "
-                 "shift); the noise floor row is the same for another seed's baseline.</p>")
-    for cell in cells:
-        comps = [c for c in cell.comparisons.values() if c.details.get("robustness")]
-        if not comps:
-            continue
-        rows = []
-        for c in comps:
-            r = c.details["robustness"]
-            rows.append(([html.escape(c.variant), _f(100 * r["clean_accuracy"]), _f(100 * r["mean_accuracy"]),
-                          _f(r["baseline_mce_pct"]), _f(r["mce_pct"]), _f(r["excess_error_pp"], "{:+.2f}"),
-                          _f(100 * r["clean_flip_rate"]), _f(100 * r["flip_rate"]), _f(cell.predict.get(c.variant, {}).get("timing", {}).get("corrupted_images_per_s"), "{:,.0f}")],
-                         "floor" if c.is_noise_floor else ""))
-        parts.append(f"<h3>{cell.name}</h3>" + _img(figs.corruption_accuracy(cell), f"{cell.name} corruptions")
-                     + _table(["variant", "clean acc %", "corrupted acc %", "mCE baseline %", "mCE variant %",
-                               "excess error pp", "flips clean %", "flips corrupted %", "corrupted img/s"], rows,
-                              html.escape(context + f" Clean columns on the same {comps[0].details['robustness']['n']} "
-                                          "images; img/s: the variant's own inference path (int8 kernels for "
-                                          "quantized variants) over every corrupted image.")))
+    parts.append(robustness_section(params, cells, context))
     parts.append(qat_section(params, cells, method, context))
     parts.append(f'<h2 id="saliency">Saliency</h2><p>Maps: {html.escape(method)}, absolute, max over channels, each '
                  "normalised to its maximum; quantized variants explained through their fake-quant twins.</p>")
