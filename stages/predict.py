@@ -1,7 +1,7 @@
 """predict stage: one saved model of a cell -> per-sample test predictions (Parquet), metrics, plot data."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -24,8 +24,10 @@ def main(
     metrics: MetricsOption,
     confusion: Annotated[Path, typer.Option(help="CSV of (actual, predicted) class names per test sample to write.")],
     reliability: Annotated[Path, typer.Option(help="CSV of the reliability curve (15 confidence bins) to write.")],
-    corrupted: Annotated[Path, typer.Option(help="The dataset's corrupted test images (corrupt stage output).")],
-    corrupted_out: Annotated[Path, typer.Option(help="Predicted classes on every corrupted image (.npz) to write.")],
+    corrupted: Annotated[Optional[Path], typer.Option(
+        help="The dataset's corrupted test images (corrupt stage output); omitted = clean test images only.")] = None,
+    corrupted_out: Annotated[Optional[Path], typer.Option(
+        help="Predicted classes on every corrupted image (.npz) to write; needs --corrupted.")] = None,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     predict_cell(load_params(params), dataset, model, variant, source, data, out, metrics, confusion, reliability,

@@ -105,17 +105,19 @@ def restored(output: str) -> set[str]:
             if line.startswith("Stage '") and "is cached - skipping run" in line}
 
 
-def tiny_project(root: Path) -> Path:
+def tiny_project(root: Path, full: bool = False) -> Path:
     """The pipeline (LeNet-5 only, one epoch, a few synthetic images per class of both datasets) committed in
-    a fresh git + DVC repository at ``root/project``; nothing has run yet."""
+    a fresh git + DVC repository at ``root/project``; nothing has run yet. ``full``: also a QAT variant and a
+    seed population (seed 1's baseline compressed too, with w4a8 and pruned_w8a8: both compression paths)."""
     data = root / "datasets"
     make_tree(data / "cifar10", "cifar10", n_train=8, n_test=2)
     make_tree(data / "gtsrb", "gtsrb", n_train=2, n_test=1, tracks=2)
-    return prepare(REPO, root / "project", tiny_params(data))
+    return prepare(REPO, root / "project", tiny_params(data, full))
 
 
-def tiny_params(local_dir: Path) -> dict:
-    """The repository's params for seconds-long stages: LeNet-5 only, one epoch, small batches."""
+def tiny_params(local_dir: Path, full: bool = False) -> dict:
+    """The repository's params for seconds-long stages: LeNet-5 only, one epoch, small batches (``full``: see
+    ``tiny_project``)."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["data"].update({"source": "local", "local_dir": str(local_dir), "val_fraction": 0.25})
     for ds in params["datasets"].values():
@@ -131,7 +133,12 @@ def tiny_params(local_dir: Path) -> dict:
     params["quantize"].update({"calibration_images": 16})
     params["speed"].update({"batch_size": 8, "seconds": 0.05})
     params["corruptions"].update({"images": 24})
-    # one QAT variant runs that path; each variant costs a quantize, predict, evaluate and saliency stage per cell
-    del params["quantize"]["variants"]["w8a8_qat"]
-    params["evaluate"]["variants"].remove("w8a8_qat")
+    # each variant costs a quantize, predict, evaluate and saliency stage per cell, and each population seed a
+    # prune, a quantize per variant and a predict per population variant: only the full project runs those paths
+    qat = ("w4a8_qat",) if full else ()
+    for name in ("w8a8_qat", "w4a8_qat"):
+        if name not in qat:
+            del params["quantize"]["variants"][name]
+            params["evaluate"]["variants"].remove(name)
+    params["population"].update({"seeds": [1] if full else [], "variants": ["w4a8", "pruned_w8a8"]})
     return params

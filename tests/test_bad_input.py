@@ -227,6 +227,13 @@ def predict(tmp: Path, source: Path, variant="pruned", corrupted=True):
     return "predict.py", args, outs
 
 
+def predict_without_corrupted_out(tmp: Path):
+    """--corrupted without --corrupted-out: the corrupted images would be read and their predictions lost."""
+    script, args, outs = predict(tmp, checkpoint(tmp), corrupted=False)
+    i = args.index("--corrupted-out")
+    return script, args[:i] + args[i + 2:], outs[:4]
+
+
 def evaluate_missing(tmp: Path):
     outs = [tmp / "e" / "d.json", tmp / "e" / "m.json", tmp / "e" / "c.csv"]
     args = ["--dataset", "cifar10", "--model", "lenet5", "--variant", "pruned",
@@ -304,6 +311,8 @@ CASES = [
     Case("evaluate: predictions missing", "run `dvc repro`", evaluate_missing),
     Case("predict: corrupted test set missing", "run `dvc repro` so the corrupt stage makes it",
          lambda tmp: predict(tmp, checkpoint(tmp), corrupted=False)),
+    Case("predict: --corrupted without --corrupted-out", "--corrupted and --corrupted-out go together",
+         predict_without_corrupted_out),
 ]
 
 

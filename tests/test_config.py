@@ -71,6 +71,13 @@ def _mutated(raw, path, value):
         (("quantize", "variants", "w4a8_qat", "qat_lr"), 0, r"qat_lr: must be > 0"),
         (("quantize", "variants", "w4a8_qat", "qat_images"), -5, r"qat_images: must be >= 0"),
         (("quantize", "variants", "w4a8_qat", "qat_epoch"), 1, r"qat_epoch: unknown key; did you mean 'qat_epochs'"),
+        (("population", "seeds"), [0], r"population\.seeds\[0\]: 0 is not one of the seeds after the first \(\[1\]\)"),
+        (("population", "seeds"), [7], r"population\.seeds\[0\]: 7 is not one of the seeds after the first"),
+        (("population", "seeds"), [1, 1], r"population\.seeds: seeds must be distinct"),
+        (("population", "variants"), ["seed1"], r"population\.variants\[0\]: 'seed1' is not a compressed variant in evaluate\.variants"),
+        (("population", "variants"), ["w2a8"], r"population\.variants\[0\]: 'w2a8' is not a compressed variant"),
+        (("population", "gallery"), 51, r"population\.gallery: must be in \[0, 50\]"),
+        (("population",), KeyError, r"population: missing"),
         (("corruptions", "kinds", "fog"), [0.1] * 5, r"corruptions\.kinds\.fog: unknown corruption; valid: gaussian_noise"),
         (("corruptions", "kinds", "contrast"), [0.5, 1.5, 0.4, 0.3, 0.2], r"kinds\.contrast: strengths must be in \[0\.0, 1\.0\], got \[1\.5\]"),
         (("corruptions", "kinds", "pixelate"), [0.9, 0.8], r"corruptions\.kinds: every corruption needs the same number of severities"),
@@ -80,6 +87,17 @@ def _mutated(raw, path, value):
 def test_bad_params_name_the_key(tmp_path, raw, path, value, message):
     with pytest.raises(ConfigError, match=message):
         load_params(_write(tmp_path, _mutated(raw, path, value)))
+
+
+def test_population_seed_must_be_evaluated_as_noise_floor(tmp_path, raw):
+    raw["seeds"] = [0, 1, 2]
+    raw["population"]["seeds"] = [1, 2]  # seed2 is trained but never predicted: no baseline for its population member
+    with pytest.raises(ConfigError, match=r"population\.seeds\[1\]: seed2 is not in evaluate\.variants; add it there"):
+        load_params(_write(tmp_path, raw))
+    raw["evaluate"]["variants"].insert(1, "seed2")
+    params = load_params(_write(tmp_path, raw))
+    assert params.population_seeds == (0, 1, 2)
+    assert "seed2" not in params.compressed_variants() and "pruned_w8a8" in params.compressed_variants()
 
 
 def test_unknown_model_in_models(tmp_path, raw):

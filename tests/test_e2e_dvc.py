@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 import pandas as pd
+import yaml
 import torch
 from conftest import DVC, ran, restored, sh, tiny_project, user_env
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    work = tiny_project(tmp_path_factory.mktemp("e2e"))
+    work = tiny_project(tmp_path_factory.mktemp("e2e"), full=True)
     first = sh(work, DVC, "repro")
     return work, first
 
@@ -33,6 +34,15 @@ def cells(stage, models=MODELS, suffixes=("",)):
     return {f"{stage}@{d}-{m}{s}" for d in DATASETS for m in models for s in suffixes}
 
 
+def population(prune=True, quantized=("-w8a8", "-w4a8", "-w4a8_qat"), predicted=("-w4a8", "-pruned_w8a8")):
+    """Stages of seed 1's population member (tiny_project(full=True)) and each cell's population stage."""
+    stages = cells("population") | cells("quantize_population", suffixes=tuple(f"-1{q}" for q in quantized)) \
+        | cells("predict_population", suffixes=tuple(f"-1{v}" for v in predicted))
+    if prune:
+        stages |= cells("prune_population", suffixes=("-1",)) | cells("quantize_pruned_population", suffixes=("-1",))
+    return stages
+
+
 def evaluated(models=MODELS, variants=VARIANTS):
     """predict, evaluate and saliency stages of the given variants."""
     return cells("predict", models, variants) | cells("evaluate", models, variants) | cells("saliency", models, variants)
@@ -44,7 +54,8 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
         {"validate", "fetch@cifar10", "fetch@gtsrb", "corrupt@cifar10", "corrupt@gtsrb"}
         | cells("train", suffixes=("-0", "-1")) | cells("prune")
         | cells("quantize", suffixes=("-w8a8", "-w4a8", "-w4a8_qat")) | cells("quantize_pruned")
-        | cells("predict_baseline") | cells("saliency_baseline") | evaluated() | cells("verdict") | {"report"}
+        | cells("predict_baseline") | cells("saliency_baseline") | evaluated() | cells("verdict") | population()
+        | {"report"}
     )
     assert ran(output) == expected
     # corrupted once per dataset: 24 test images (tiny params), an equal share per class, 7 corruptions x 5 severities
@@ -87,6 +98,26 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
             sal = json.loads((work / f"reports/saliency/{d}-{m}/w4a8.json").read_text())
             assert 0.0 <= sal["saliency"]["mad_pct"] <= 100.0
             assert (work / f"reports/saliency/{d}-{m}/w4a8.png").stat().st_size > 10_000
+            # seed 1's population member: compressed like seed 0 (its own prune search), clean predictions only
+            member = work / f"reports/population-members/{d}-{m}/seed1"
+            assert json.loads((member / "prune.json").read_text())["amount"] == 0.75
+            assert torch.load(work / f"models/{d}-{m}/seed1/w4a8.pt", weights_only=True)
+            # its predictions sit in the cell's folder under _population/, which pd.read_parquet(<cell>) skips (above)
+            own = pd.read_parquet(work / f"reports/predictions/{d}-{m}/_population/seed1/w4a8.parquet")
+            assert own["label"].tolist() == preds["label"].tolist()[:n_test] and set(own["variant"]) == {"w4a8"}
+            assert not list(work.glob(f"reports/predictions-corrupted/{d}-{m}/**/_population"))  # clean images only
+            pop = json.loads((work / f"reports/population/{d}-{m}-details.json").read_text())
+            assert pop["seeds"] == [0, 1] and set(pop["variants"]) == {"w4a8", "pruned_w8a8"}
+            for variant, v in pop["variants"].items():
+                assert [ch["seed"] for ch in v["members"]] == [0, 1] and v["spread"]["flip_rate"]["n"] == 2
+                # seed 0's member is the evaluate stage's comparison: the same flip rate from another stage
+                ev = json.loads((work / f"reports/evaluate/{d}-{m}/{variant}.json").read_text())
+                assert v["members"][0]["flip_rate"] == pytest.approx(ev["flip_rate"])
+                assert len(v["welch"]) == classes and 0 <= v["cie"]["count"] <= n_test
+                assert len(v["cie"]["samples"]) == v["cie"]["count"]
+            headline = json.loads((work / f"reports/population/{d}-{m}.json").read_text())
+            assert headline["w4a8"]["cie"] == pop["variants"]["w4a8"]["cie"]["count"]
+            assert (work / f"reports/population/{d}-{m}-exemplars.png").stat().st_size > 5_000
     assert not list(work.glob("models/*/*.resume.pt"))  # finished runs leave no resume state
     check_report(work / "reports/report/index.html")
     summary = (work / "reports/report/summary.md").read_text()
@@ -94,7 +125,8 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
     metrics = json.loads((work / "reports/report/metrics.json").read_text())
     assert metrics["env"].startswith(f"torch {torch.__version__}") and "trained on cpu" in metrics["env"]
     assert set(metrics) == {"cifar10-lenet5", "gtsrb-lenet5", "env"} and set(metrics["gtsrb-lenet5"]["w4a8"]) == {
-        "d_acc_pp", "flip_pct", "class_pp", "mad_pct", "mce_pct", "excess_error_pp", "verdict"}
+        "d_acc_pp", "flip_pct", "class_pp", "mad_pct", "mce_pct", "excess_error_pp", "verdict", "cie"}
+    assert "cie" not in metrics["gtsrb-lenet5"]["w8a8"]  # not in population.variants
     assert set(metrics["gtsrb-lenet5"]["seed1"]) == {"d_acc_pp", "flip_pct", "class_pp", "mad_pct", "mce_pct", "excess_error_pp"}  # the floor is not judged
     for d in DATASETS:
         verdict = json.loads((work / f"reports/verdict/{d}-lenet5-details.json").read_text())
@@ -114,7 +146,7 @@ def check_report(path):
     assert page.index('id="verdict"') < page.index('id="overview"')  # the verdict comes first
     assert "ECE variant after T" in page
     for section in ("verdict", "overview", "study", "overall", "classes", "confusion", "confidence", "calibration", "robustness", "qat",
-                    "saliency"):
+                    "population", "saliency"):
         assert f'id="{section}"' in page, section
     assert "QAT, 1 ep." in page and "PTQ" in page  # the w4a8 pair of every cell
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
@@ -187,36 +219,72 @@ def test_sigkill_mid_write_then_repro_recovers(repo):
     assert "Data and pipelines are up to date" in sh(work, DVC, "status")
 
 
+def plan(work, path: tuple, value) -> tuple[set[str], set[str], str]:
+    """(stages DVC sees changed, stages downstream of them, `dvc status`) if params.yaml's ``path`` were ``value``:
+    DVC's own change detection and graph, without running what a real run would only repeat at CI's expense."""
+    text = (work / "params.yaml").read_text()  # the last experiment's, which the workspace holds
+    params = yaml.safe_load(text)
+    node = params
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        status = sh(work, DVC, "status")
+    finally:
+        (work / "params.yaml").write_text(text)
+    changed = {line.rstrip(":") for line in status.splitlines() if line.endswith(":") and not line[0].isspace()}
+    edges = re.findall(r'"([^"]+)" -> "([^"]+)"', sh(work, DVC, "dag", "--dot"))
+    downstream, todo = set(), sorted(changed - {"validate"})  # validate's output never changes (constant content)
+    while todo:
+        node = todo.pop()
+        for a, b in edges:
+            if a == node and b not in downstream:
+                downstream.add(b)
+                todo.append(b)
+    return changed, downstream, status
+
+
 def test_exp_run_reruns_only_downstream_cells(repo):
     work, _ = repo
     sh(work, "git", "add", "-A")
     sh(work, "git", "commit", "-qm", "first run")
-    out = sh(work, DVC, "exp", "run", "-S", "augment.gtsrb.crop_padding=1")
+    # a GTSRB training parameter invalidates only the GTSRB stages that read it, and nothing of CIFAR-10 follows
+    changed, downstream, status = plan(work, ("augment", "gtsrb", "crop_padding"), 1)
+    reads_augment = {name for name in (
+        cells("train", suffixes=("-0", "-1")) | cells("prune") | cells("quantize", suffixes=("-w8a8", "-w4a8", "-w4a8_qat"))
+        | population(quantized=("-w8a8", "-w4a8", "-w4a8_qat"), predicted=())
+    ) if "@gtsrb-" in name and not name.startswith(("population@", "quantize_pruned"))}
+    assert changed == reads_augment | {"validate"}, status
     gtsrb = {name for name in (
         cells("train", suffixes=("-0", "-1")) | cells("prune") | cells("quantize", suffixes=("-w8a8", "-w4a8", "-w4a8_qat"))
-        | cells("quantize_pruned") | cells("predict_baseline") | cells("saliency_baseline") | evaluated()
+        | cells("quantize_pruned") | cells("predict_baseline") | cells("saliency_baseline") | evaluated() | population()
     ) if "@gtsrb-" in name} | {"verdict@gtsrb-lenet5"}
-    assert ran(out) == gtsrb | {"validate", "report"}  # nothing of CIFAR-10 reruns
+    assert changed | downstream == gtsrb | {"validate", "report"}  # nothing of CIFAR-10 would rerun
+    # and a real run of a compression parameter reruns exactly its downstream stages
     out = sh(work, DVC, "exp", "run", "-S", "prune.amount=0.5")
     # never train, quantize the unpruned baseline, or re-evaluate the variants that do not involve pruning
     assert ran(out) == (cells("prune") | cells("quantize_pruned") | evaluated(variants=("-pruned", "-pruned_w8a8"))
-                        | cells("verdict") | {"validate", "report"})
+                        | population(quantized=(), predicted=("-pruned_w8a8",)) | cells("verdict") | {"validate", "report"})
     diff = sh(work, DVC, "metrics", "diff", "--md", "--all")
     assert "cifar10-lenet5.pruned.flip_pct" in diff and "cifar10-lenet5.pruned.d_acc_pp" in diff
     changed = sh(work, DVC, "metrics", "diff", "--md")
     assert "cifar10-lenet5.w8a8." not in changed  # variants without pruning did not change
     out = sh(work, DVC, "exp", "run", "-S", "quantize.variants.w4a8.weight_bits=8")
     assert ran(out) == (cells("quantize", suffixes=("-w4a8",)) | evaluated(variants=("-w4a8",)) | cells("verdict")
-                        | {"validate", "report"})
+                        | population(prune=False, quantized=("-w4a8",), predicted=("-w4a8",)) | {"validate", "report"})
     assert json.loads((work / "reports/prune/gtsrb-lenet5.json").read_text())["amount"] == 0.5
     shown = sh(work, DVC, "exp", "show", "--no-pager", "--md")
     assert "prune.amount" in shown and "0.5" in shown and "mce_pct" in shown and "excess_error_pp" in shown
-    # the corruptions are made once per dataset: a change to them reruns them and every prediction, never training
-    out = sh(work, DVC, "exp", "run", "-S", "corruptions.seed=1")
-    stages = ran(out)
-    assert {"corrupt@cifar10", "corrupt@gtsrb"} | cells("predict_baseline") | cells("predict", suffixes=VARIANTS) \
-        | cells("evaluate", suffixes=VARIANTS) | {"report"} <= stages
-    assert not any(s.startswith(("fetch@", "train@", "prune@", "quantize")) for s in stages)
+    assert "w4a8.cie" in shown  # the population's headline: compression-identified exemplars per variant
+    # the corruptions are made once per dataset: a change to them invalidates only the corrupt stages, and what
+    # follows is every prediction and its consumers, never training or compression
+    changed, downstream, status = plan(work, ("corruptions", "seed"), 1)
+    assert changed == {"validate", "corrupt@cifar10", "corrupt@gtsrb"}, status
+    assert re.search(r"modified:\s+corruptions\n", status), status
+    assert cells("predict_baseline") | cells("predict", suffixes=VARIANTS) | cells("evaluate", suffixes=VARIANTS) \
+        | {"report"} <= downstream
+    assert not any(s.startswith(("fetch@", "train@", "prune", "quantize")) for s in downstream)
 
 
 def test_gate_threshold_reruns_only_verdict_and_report(repo):

@@ -57,10 +57,11 @@ def test_own_dataset_and_own_model_through_dvc_repro(tmp_path):
     result = subprocess.run([DVC, "repro"], cwd=work, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout + result.stderr
-    variants = ("-seed1", "-pruned", "-w8a8", "-w4a8", "-w4a8_qat", "-pruned_w8a8")
+    variants = ("-seed1", "-pruned", "-w8a8", "-w4a8", "-pruned_w8a8")
     expected = ({"validate", "fetch@shapes", "corrupt@shapes", "train@shapes-tinynet-0", "train@shapes-tinynet-1", "prune@shapes-tinynet",
-                 "quantize@shapes-tinynet-w8a8", "quantize@shapes-tinynet-w4a8", "quantize@shapes-tinynet-w4a8_qat", "quantize_pruned@shapes-tinynet",
-                 "predict_baseline@shapes-tinynet", "saliency_baseline@shapes-tinynet", "verdict@shapes-tinynet", "report"}
+                 "quantize@shapes-tinynet-w8a8", "quantize@shapes-tinynet-w4a8", "quantize_pruned@shapes-tinynet",
+                 "predict_baseline@shapes-tinynet", "saliency_baseline@shapes-tinynet", "verdict@shapes-tinynet",
+                 "population@shapes-tinynet", "report"}
                 | {f"{s}@shapes-tinynet{v}" for s in ("predict", "evaluate", "saliency") for v in variants})
     assert ran(out) == expected
 
@@ -77,7 +78,7 @@ def test_own_dataset_and_own_model_through_dvc_repro(tmp_path):
     w4 = json.loads((work / "reports/quantize/shapes-tinynet-w4a8.json").read_text())
     assert w4["weight_bits"] == 4 and w4["max_weight_levels"] <= 16
     verdict = json.loads((work / "reports/verdict/shapes-tinynet-details.json").read_text())
-    assert set(verdict["variants"]) == {"pruned", "w8a8", "w4a8", "w4a8_qat", "pruned_w8a8"}
+    assert set(verdict["variants"]) == {"pruned", "w8a8", "w4a8", "pruned_w8a8"}
     page = (work / "reports/report/index.html").read_text()
     assert "shapes-tinynet" in page and "Triangle" in page
     metrics = json.loads((work / "reports/report/metrics.json").read_text())

@@ -87,7 +87,8 @@ def test_queued_sweep_runs_in_dvc_workers(cluster):
     pruned = [f"{c}-{v}" for c in cells for v in ("pruned", "pruned_w8a8")]
     prune_dependent = ({"validate", "report"} | {f"prune@{c}" for c in cells} | {f"quantize_pruned@{c}" for c in cells}
                        | {f"{stage}@{c}" for stage in ("predict", "evaluate", "saliency") for c in pruned}
-                       | {f"verdict@{c}" for c in cells})  # the gate judges the new pruned variants
+                       | {f"verdict@{c}" for c in cells}  # the gate judges the new pruned variants
+                       | {f"population@{c}" for c in cells})  # the population vote reads every prediction
     for task in tasks:
         log = sh(coordinator, DVC, "queue", "logs", task[0])
         assert ran(log) == prune_dependent, log  # nothing trained, no unpruned variant re-evaluated

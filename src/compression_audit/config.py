@@ -362,6 +362,19 @@ class SaliencyConfig:
         _check(0 <= self.figure_samples <= 50, "figure_samples", f"must be in [0, 50], got {self.figure_samples}")
 
 
+@dataclass(frozen=True)
+class PopulationConfig:
+    seeds: tuple[int, ...]
+    variants: tuple[str, ...]
+    gallery: int
+
+    def __post_init__(self) -> None:
+        _check(len(set(self.seeds)) == len(self.seeds), "seeds", f"seeds must be distinct, got {list(self.seeds)}")
+        _check(len(set(self.variants)) == len(self.variants), "variants",
+               f"names must be distinct, got {list(self.variants)}")
+        _check(0 <= self.gallery <= 50, "gallery", f"must be in [0, 50] images per variant, got {self.gallery}")
+
+
 # Valid strengths per corruption (corruptions.py implements them; a test keeps the names in step).
 CORRUPTION_RANGES: dict[str, tuple[float, float]] = {
     "gaussian_noise": (0.0, 1.0), "shot_noise": (1.0, float("inf")), "gaussian_blur": (0.0, 8.0),
@@ -451,6 +464,7 @@ class Params:
     evaluate: EvaluateConfig
     saliency: SaliencyConfig
     corruptions: CorruptionsConfig
+    population: PopulationConfig
     gate: GateConfig
 
     def __post_init__(self) -> None:
@@ -475,21 +489,42 @@ class Params:
         for i, name in enumerate(self.evaluate.variants):
             _check(name in valid, f"evaluate.variants[{i}]",
                    f"{name!r} is not a model this pipeline makes; valid: {', '.join(valid)}")
+        for i, seed in enumerate(self.population.seeds):
+            # a member's compressed models are compared with its own baseline, whose predictions the noise-floor
+            # comparison (seedN in evaluate.variants) already makes
+            _check(seed in self.seeds[1:], f"population.seeds[{i}]",
+                   f"{seed} is not one of the seeds after the first ({list(self.seeds[1:])}); the first seed's baseline "
+                   "is always compressed, so list only the others")
+            _check(f"seed{seed}" in self.evaluate.variants, f"population.seeds[{i}]",
+                   f"seed{seed} is not in evaluate.variants; add it there so its baseline is predicted and compared")
+        compressed = self.compressed_variants()
+        for i, name in enumerate(self.population.variants):
+            _check(name in compressed, f"population.variants[{i}]",
+                   f"{name!r} is not a compressed variant in evaluate.variants; valid: {', '.join(compressed)}")
 
     def comparable_variants(self) -> tuple[str, ...]:
         """File stems in models/<dataset>-<model>/ that can be compared with the baseline (seeds[0])."""
         return (*(f"seed{s}" for s in self.seeds[1:]), "pruned", *self.quantize.variants,
                 f"pruned_{self.quantize.after_pruning}")
 
+    def compressed_variants(self) -> tuple[str, ...]:
+        """The compressed variants in evaluate.variants (every other entry is another seed's baseline)."""
+        return tuple(v for v in self.evaluate.variants if not is_noise_floor(v))
+
+    @property
+    def population_seeds(self) -> tuple[int, ...]:
+        """Every seed whose baseline is compressed: the first, then population.seeds."""
+        return (self.seeds[0], *self.population.seeds)
+
     @property
     def baseline(self) -> str:
         return f"seed{self.seeds[0]}"
 
-    def check_cell_variant(self, dataset: str, model: str, variant: str, allow_baseline: bool = False) -> None:
+    def check_cell_variant(self, dataset: str, model: str, variant: str) -> None:
         """Refuse a dataset, model or compared variant that params.yaml does not name, listing the valid ones."""
         self.dataset(dataset)
         self.model(model)
-        valid = ((self.baseline,) if allow_baseline else ()) + self.evaluate.variants
+        valid = self.evaluate.variants
         if variant not in valid:
             raise ConfigError(f"variant {variant!r} is not evaluated; valid: {', '.join(valid)} (params.yaml: evaluate.variants)")
 

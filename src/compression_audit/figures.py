@@ -50,3 +50,36 @@ def saliency_grid(path: Path, images: np.ndarray, base_maps: np.ndarray, var_map
     fig.suptitle(title, fontsize=10)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
+
+
+def exemplar_gallery(path: Path, images: np.ndarray, labels: np.ndarray, rows: list[tuple[str, np.ndarray, np.ndarray,
+                     np.ndarray]], class_names: list[str], title: str) -> None:
+    """PNG: one row per variant of its compression-identified exemplars (test images whose modal prediction
+    moved), each titled with its label and the baseline population's → the compressed population's answer.
+
+    ``rows``: (variant, image indices, baseline modal classes, compressed modal classes), already cut to size.
+    """
+    cols = max([1] + [len(idx) for _, idx, _, _ in rows])
+    fig = Figure(figsize=(1.45 * cols + 1.2, 1.75 * max(1, len(rows)) + 0.6), dpi=110, layout="constrained")
+    axes = fig.subplots(max(1, len(rows)), cols, squeeze=False)
+    for r, (variant, idx, modal_b, modal_c) in enumerate(rows):
+        axes[r, 0].set_ylabel(variant, fontsize=9)
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c >= len(idx):
+                ax.set_frame_on(False)
+                continue
+            i = idx[c]
+            ax.imshow(images[i], interpolation="nearest")
+            ax.set_title(_short(class_names[labels[i]], 16), fontsize=7)
+            right = "green" if modal_c[c] == labels[i] else "crimson"
+            ax.set_xlabel(f"{_short(class_names[modal_b[c]], 12)} →\n{_short(class_names[modal_c[c]], 12)}",
+                          fontsize=6.5, color=right)
+    if not rows:
+        axes[0, 0].set_axis_off()
+        axes[0, 0].text(0.5, 0.5, "no compression-identified exemplar", ha="center", va="center", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")

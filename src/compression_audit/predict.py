@@ -13,6 +13,7 @@ from compression_audit.calibration import ece_at, fit_temperature, no_optimum
 from compression_audit.config import Params
 from compression_audit.corrupted_data import load_corrupted
 from compression_audit.device import environment, results_only
+from compression_audit.errors import UserError
 from compression_audit.inference import load_model_file, predict, raw_images_per_second
 from compression_audit.metrics import Predictions, brier_score, expected_calibration_error, reliability
 from compression_audit.predictions import write_predictions
@@ -22,12 +23,20 @@ from compression_audit.robustness import save_corrupted_predictions
 
 
 def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_path: Path, data_dir: Path,
-                 out: Path, metrics: Path, confusion: Path, reliability_csv: Path, corrupted_dir: Path,
-                 corrupted_out: Path) -> dict:
-    params.check_cell_variant(dataset, arch, variant, allow_baseline=True)
+                 out: Path, metrics: Path, confusion: Path, reliability_csv: Path, corrupted_dir: Path | None = None,
+                 corrupted_out: Path | None = None) -> dict:
+    """``corrupted_dir`` and ``corrupted_out`` together, or neither (a population member: clean images only)."""
+    params.dataset(dataset)
+    params.model(arch)
+    valid = (params.baseline, *params.comparable_variants())
+    if variant not in valid:
+        raise UserError(f"variant {variant!r} is not a model this pipeline makes; valid: {', '.join(valid)}")
+    if (corrupted_dir is None) != (corrupted_out is None):
+        raise UserError("--corrupted and --corrupted-out go together: give both to predict the corrupted images, "
+                        "or neither")
     data = load_prepared(data_dir)
     images, labels = data.images["test"], data.labels["test"]
-    corrupted = load_corrupted(corrupted_dir, labels, data_dir)
+    corrupted = load_corrupted(corrupted_dir, labels, data_dir) if corrupted_dir is not None else None
     loaded = load_model_file(model_path, arch, data.num_classes, params.train.device, params.evaluate.precision,
                              params.train.threads)
     log(f"predict {dataset}/{arch} {variant}: {len(labels)} test images, {loaded.path_name}")
@@ -40,12 +49,16 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
     if unreliable:
         log(f"warning: the validation split does not pin down the temperature of {variant} (T = {temperature:.3g} is "
             "no minimum of its NLL, e.g. every image right), so its scaled ECE is not meaningful")
-    # every corrupted image in one pass: the same fastest path (int8 kernels for quantized variants)
-    flat = corrupted.images.reshape(-1, *corrupted.images.shape[3:])
-    corrupted_logits, corrupted_seconds = predict(loaded, flat, params.train.eval_batch_size)
-    corrupted_rate = len(flat) / corrupted_seconds if corrupted_seconds > 0 else float("nan")
-    save_corrupted_predictions(corrupted_out, corrupted_logits.argmax(1).reshape(corrupted.images.shape[:3]),
-                               corrupted.labels, corrupted.indices, corrupted.kinds)
+    timing_corrupted = {}
+    if corrupted is not None:
+        # every corrupted image in one pass: the same fastest path (int8 kernels for quantized variants)
+        flat = corrupted.images.reshape(-1, *corrupted.images.shape[3:])
+        corrupted_logits, corrupted_seconds = predict(loaded, flat, params.train.eval_batch_size)
+        corrupted_rate = len(flat) / corrupted_seconds if corrupted_seconds > 0 else float("nan")
+        save_corrupted_predictions(corrupted_out, corrupted_logits.argmax(1).reshape(corrupted.images.shape[:3]),
+                                   corrupted.labels, corrupted.indices, corrupted.kinds)
+        timing_corrupted = {"corrupted_images": int(len(flat)), "corrupted_images_per_s": round(corrupted_rate, 1)}
+        log(f"{len(flat)} corrupted images at {corrupted_rate:.0f} images/s -> {corrupted_out}")
     preds = Predictions(labels=labels.astype(np.int64), logits=logits)
     conf, correct = preds.confidence, preds.correct
     eval_rate = len(labels) / seconds if seconds > 0 else float("nan")
@@ -64,8 +77,7 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
         "batch_size": params.train.eval_batch_size,
         "env": environment(loaded.runtime.describe()),
         "timing": {"eval_images_per_s": round(eval_rate, 1), "raw_images_per_s": round(raw, 1),
-                   "eval_vs_raw": round(eval_rate / raw, 3), "corrupted_images": int(len(flat)),
-                   "corrupted_images_per_s": round(corrupted_rate, 1)},
+                   "eval_vs_raw": round(eval_rate / raw, 3), **timing_corrupted},
     }
     info = {"dataset": dataset, "model": arch, "variant": variant, "source": str(model_path),
             **results_only(summary)}
@@ -80,6 +92,5 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
     write_json(metrics, summary)
     log(f"{dataset}/{arch} {variant}: accuracy {summary['accuracy']:.4f}, ECE {summary['ece']:.4f} "
         f"({summary['ece_scaled']:.4f} at T = {temperature:.3f} fitted on validation); "
-        f"{eval_rate:.0f} images/s evaluated vs {raw:.0f} raw ({summary['timing']['eval_vs_raw']:.2f}); "
-        f"{len(flat)} corrupted images at {corrupted_rate:.0f} images/s -> {out}")
+        f"{eval_rate:.0f} images/s evaluated vs {raw:.0f} raw ({summary['timing']['eval_vs_raw']:.2f}) -> {out}")
     return summary

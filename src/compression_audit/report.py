@@ -50,6 +50,8 @@ class Cell:
     comparisons: dict[str, Comparison] = field(default_factory=dict)
     verdict: dict[str, Any] | None = None  # the verdict stage's table (gate.py), when any variant was compared
     predict: dict[str, dict[str, Any]] = field(default_factory=dict)  # predict stage summaries, baseline included
+    population: dict[str, Any] | None = None  # the population stage's details, when it ran
+    population_gallery: Path | None = None
 
     @property
     def name(self) -> str:
@@ -110,6 +112,10 @@ def collect(params: Params, reports: Path) -> tuple[list[Cell], list[str]]:
                     cell.predict[variant] = _json(reports / "predict" / name / f"{variant}.json", "predict")
                 if any(not is_noise_floor(v) for v in cell.comparisons):
                     cell.verdict = _json(reports / "verdict" / f"{name}-details.json", "verdict")
+                population = reports / "population" / f"{name}-details.json"
+                if population.is_file():  # absent after a partial `dvc repro`; the section then says so
+                    cell.population = _json(population, "population")
+                    cell.population_gallery = reports / "population" / f"{name}-exemplars.png"
                 cells.append(cell)
             else:
                 not_run.append(name)

@@ -26,6 +26,7 @@ SECTIONS = (
     ("calibration", "Calibration"),
     ("robustness", "Corruptions"),
     ("qat", "QAT vs PTQ"),
+    ("population", "Seed population"),
     ("saliency", "Saliency"),
 )
 
@@ -254,6 +255,56 @@ def qat_section(params: Params, cells: list[Cell], method: str, context: str) ->
                           html.escape(context), text_columns=4)
 
 
+def _mean_sd(s: dict, scale: float = 1.0, fmt: str = "{:+.2f}") -> str:
+    mean = fmt.format(scale * s["mean"])
+    return mean if s["sd"] is None else f"{mean} ± {scale * s['sd']:.2f}"
+
+
+def population_section(params: Params, cells: list[Cell]) -> str:
+    """Every compressed variant as a population over seeds: spread, Welch-significant classes, exemplars."""
+    intro = ('<h2 id="population">Seed population: spread, per-class tests and compression-identified exemplars</h2>'
+             "<p>Every seed's baseline is compressed the same way (Hooker et al. 2019). Each row: the variant's change "
+             "against its own seed's baseline, mean ± standard deviation over seeds; the classes whose recall, "
+             "normalised by the model's accuracy, differs between the compressed and the baseline population (Welch's "
+             f"t-test across seeds, Holm-corrected, α = {params.evaluate.alpha}); and the compression-identified "
+             "exemplars (CIEs): test images whose modal prediction over the compressed population differs from the "
+             "modal prediction over the baselines (ties: larger mean probability). Baseline accuracy on the CIEs far "
+             "below its overall accuracy means compression forgets the hard, atypical images first.</p>")
+    parts = []
+    for cell in cells:
+        pop = cell.population
+        if pop is None:
+            continue
+        rows = []
+        for variant, v in pop["variants"].items():
+            sp, cie = v["spread"], v["cie"]
+            rows.append(([
+                html.escape(variant), str(len(v["members"])), _mean_sd(sp["delta_accuracy_pp"]),
+                _mean_sd(sp["flip_rate"], 100, "{:.2f}"), _mean_sd(sp["negative_flip_rate"], 100, "{:.2f}"),
+                _mean_sd(sp["largest_class_abs_delta_pp"], 1, "{:.1f}"),
+                (html.escape(", ".join(v["significant_classes"])) or "none") + f" (of {v['tested_classes']} tested)",
+                f"{cie['count']} ({100 * cie['fraction']:.2f} %)",
+                _f(None if cie["baseline_accuracy_on_cie"] is None else 100 * cie["baseline_accuracy_on_cie"]),
+                _f(100 * cie["baseline_accuracy_overall"]),
+                _f(None if cie["compressed_accuracy_on_cie"] is None else 100 * cie["compressed_accuracy_on_cie"]),
+            ], ""))
+        gallery = (_img(cell.population_gallery.read_bytes(), f"{cell.name} compression-identified exemplars")
+                   if cell.population_gallery and cell.population_gallery.is_file() else "")
+        parts.append(f"<h3>{cell.name}</h3>" + _table(
+            ["variant", "seeds", "Δacc pp", "flip %", "negative flip %", "largest |class Δ| pp", "Welch-significant classes",
+             "CIEs (% of test)", "baseline acc on CIEs %", "baseline acc overall %", "compressed acc on CIEs %"], rows,
+            html.escape(f"Seeds {pop['seeds']}; {len(pop['class_names'])} classes. Gallery: title = label, caption = "
+                        "baseline → compressed modal prediction (green: the compressed population is right)."), 2)
+            + (f"<details open><summary>{cell.name}: compression-identified exemplars</summary>{gallery}</details>"
+               if gallery else ""))
+    if not parts:
+        return intro + "<p>The population stage has not run (a partial <code>dvc repro</code>).</p>"
+    single = all(len(c.population["seeds"]) < 2 for c in cells if c.population)
+    note = ("<p><b>One seed only</b> (params.yaml: population.seeds is empty): the populations are single models, so "
+            "CIEs are the flips and no Welch test or spread exists.</p>" if single else "")
+    return intro + note + "".join(parts)
+
+
 def verdict_rows(cells: list[Cell]) -> list[tuple[list[str], str]]:
     """One row per cell and compressed variant: the verdict and each failing criterion, linked to its evidence."""
     rows = []
@@ -304,6 +355,8 @@ def summary_metrics(cells: list[Cell], method: str) -> dict:
                 entry[c.variant]["excess_error_pp"] = c.headline["excess_error_pp"]
             if cell.verdict and c.variant in cell.verdict["variants"]:
                 entry[c.variant]["verdict"] = cell.verdict["variants"][c.variant]["verdict"]
+            if cell.population and c.variant in cell.population["variants"]:
+                entry[c.variant]["cie"] = cell.population["variants"][c.variant]["cie"]["count"]
         out[cell.name] = entry
     out["env"] = environment_line(cells)
     return out
@@ -405,6 +458,7 @@ def build_report(params: Params, reports: Path, html_out: Path, markdown_out: Pa
                                           "A compression ΔECE that vanishes after T is repaired by refitting one number.")))
     parts.append(robustness_section(params, cells, context))
     parts.append(qat_section(params, cells, method, context))
+    parts.append(population_section(params, cells))
     parts.append(f'<h2 id="saliency">Saliency</h2><p>Maps: {html.escape(method)}, absolute, max over channels, each '
                  "normalised to its maximum; quantized variants explained through their fake-quant twins.</p>")
     for cell in cells:
@@ -446,4 +500,4 @@ def markdown(study_header, study, overall, context: str, cfg: str, not_run: list
             f"{cfg}\n\n{missing}## Study vs this run\n\n"
             f"{table(study_header, study)}\n\n## Overall impact\n\n{table(OVERALL_HEADER, overall)}\n\n"
             "▲ = flip rate above the cell's noise floor; * = per-class change significant after Holm correction.\n"
-            "The HTML report (index.html) has the class-level, confusion, confidence, calibration, corruption, QAT and saliency sections.\n")
+            "The HTML report (index.html) has the class-level, confusion, confidence, calibration, corruption, QAT, seed-population and saliency sections.\n")

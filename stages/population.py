@@ -1,0 +1,33 @@
+"""population stage: every seed's baseline and compressed variants of one cell -> spread over seeds, per-class
+Welch tests and compression-identified exemplars (with a gallery)."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from compression_audit.cli import DataOption, DatasetOption, MetricsOption, ModelOption, ParamsOption, user_errors_exit
+from compression_audit.compare_population import compare_population
+from compression_audit.config import load_params
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+@user_errors_exit("details", "metrics", "gallery")
+def main(
+    dataset: DatasetOption,
+    model: ModelOption,
+    predictions: Annotated[Path, typer.Option(
+        help="The cell's predictions directory: the first seed's models, the other seeds' under _population/.")],
+    data: DataOption,
+    details: Annotated[Path, typer.Option(help="JSON with every seed's numbers, Welch tests and CIEs to write.")],
+    metrics: MetricsOption,
+    gallery: Annotated[Path, typer.Option(help="PNG of compression-identified exemplars to write.")],
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    compare_population(load_params(params), dataset, model, predictions, data, details, metrics, gallery)
+
+
+if __name__ == "__main__":
+    app()
