@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from compression_audit.metrics import holm
+from compression_audit.metrics import accuracy, flip_rates, holm
 
 
 def modal_prediction(predictions: np.ndarray, probs: np.ndarray) -> np.ndarray:
@@ -77,7 +77,8 @@ def welch_per_class(baseline: np.ndarray, compressed: np.ndarray, alpha: float) 
 
 
 def member_change(pred_b: np.ndarray, pred_c: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
-    """One seed's compressed model against that seed's own baseline: the numbers whose spread the report shows."""
+    """One seed's compressed model against that seed's own baseline: the numbers whose spread the report shows
+    (flip rates from metrics.flip_rates, the very numbers the evaluate stage reports for the first seed)."""
     correct_b, correct_c = pred_b == labels, pred_c == labels
     count = np.bincount(labels, minlength=num_classes)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -85,12 +86,12 @@ def member_change(pred_b: np.ndarray, pred_c: np.ndarray, labels: np.ndarray, nu
                              - np.bincount(labels, weights=correct_b, minlength=num_classes)) / count
     present = count > 0
     worst = int(np.flatnonzero(present)[np.argmax(np.abs(delta_class[present]))])
+    acc_b, acc_c = accuracy(pred_b, labels), accuracy(pred_c, labels)
     return {
-        "accuracy_b": float(correct_b.mean()),
-        "accuracy_c": float(correct_c.mean()),
-        "delta_accuracy_pp": float(100 * (correct_c.mean() - correct_b.mean())),
-        "flip_rate": float((pred_b != pred_c).mean()),
-        "negative_flip_rate": float((correct_b & ~correct_c).mean()),
+        "accuracy_b": acc_b,
+        "accuracy_c": acc_c,
+        "delta_accuracy_pp": 100 * (acc_c - acc_b),
+        **flip_rates(pred_b, pred_c, labels),
         "largest_class": worst,
         "largest_class_delta_pp": float(delta_class[worst]),
     }
