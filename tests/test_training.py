@@ -103,3 +103,47 @@ def test_divergence_stops_with_a_message():
         model.net.fc3.weight.fill_(1e38)  # logits overflow to inf: the loss is NaN from the first step
     with pytest.raises(TrainingDiverged, match="diverged in epoch 1 .*Lower models.lenet5.lr"):
         fit(model, data, HP, AUG, CPU, seed=0, eval_batch_size=32)
+
+
+def test_weight_average_known_values():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 1, bias=False), torch.nn.BatchNorm1d(1))
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+    average = training.WeightAverage(model, decay=0.75)
+    with torch.no_grad():
+        model[0].weight.fill_(5.0)  # in place, as SGD does
+    model[1].num_batches_tracked += 3
+    average.update()
+    average.update()
+    # 1 -> 0.75*1 + 0.25*5 = 2 -> 0.75*2 + 0.25*5 = 2.75
+    assert average.model[0].weight.tolist() == [[2.75, 2.75]]
+    assert average.model[1].num_batches_tracked.item() == 3  # integer buffers are copied, not averaged
+    assert model[0].weight.tolist() == [[5.0, 5.0]]  # the live model is untouched
+
+
+def test_weight_average_is_what_is_kept_and_resumes_identically(tmp_path, monkeypatch):
+    data = tiny_data()
+    hp = dataclasses.replace(HP, ema_decay=0.9)
+    plain, _ = _fit(data)
+    averaged, result = _fit(data, hp=hp)
+    assert not torch.equal(plain.net.conv1.weight, averaged.net.conv1.weight)
+    assert result.best_val_acc > 0.6
+    resume = tmp_path / "run.resume.pt"
+    real_evaluate = training.evaluate
+    calls = {"n": 0}
+
+    def dying_evaluate(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(training, "evaluate", dying_evaluate)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(data, hp=hp, resume=resume)
+    monkeypatch.setattr(training, "evaluate", real_evaluate)
+    resumed, resumed_result = _fit(data, hp=hp, resume=resume)
+    assert resumed_result.resumed_from_epoch == 2
+    for (k, a), b in zip(averaged.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), k
+    assert _learning(resumed_result.history) == _learning(result.history)

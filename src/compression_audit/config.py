@@ -226,6 +226,7 @@ class ModelHParams:
     weight_decay: float
     label_smoothing: float
     warmup_fraction: float
+    ema_decay: float = 0.0  # per-step decay of the weight average that is validated and kept; 0 = none
     builder: str | None = None  # an own model: "package.module:function" taking the number of classes
 
     def __post_init__(self) -> None:
@@ -241,6 +242,7 @@ class ModelHParams:
         _check(0.0 <= self.weight_decay < 1.0, "weight_decay", f"must be in [0, 1), got {self.weight_decay}")
         _check(0.0 <= self.label_smoothing < 1.0, "label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
         _check(0.0 < self.warmup_fraction < 1.0, "warmup_fraction", f"must be in (0, 1), got {self.warmup_fraction}")
+        _check(0.0 <= self.ema_decay < 1.0, "ema_decay", f"must be in [0, 1) (0 = no weight average), got {self.ema_decay}")
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def finetune(model: Classifier, params: Params, dataset: str, data: PreparedData
     cfg = params.prune
     for _, m in prunable_layers(model):
         torch_prune.custom_from_mask(m, "weight", m.weight != 0)
-    hp = dataclasses.replace(params.model(model.arch), epochs=cfg.finetune_epochs, lr=cfg.finetune_lr)
+    hp = dataclasses.replace(params.model(model.arch), epochs=cfg.finetune_epochs, lr=cfg.finetune_lr, ema_decay=0.0)
     fit(model, data, hp, params.augment[dataset], runtime, cfg.seed, params.train.eval_batch_size)
     make_permanent(model)
     model.cpu()

@@ -51,7 +51,8 @@ def qat_finetune(twin: torch.fx.GraphModule, arch: str, data: PreparedData, hp: 
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the FX flow's deprecation notices
-        result = fit(twin, data, replace(hp, epochs=epochs, lr=lr), aug, runtime, seed, eval_batch_size, max_images)
+        result = fit(twin, data, replace(hp, epochs=epochs, lr=lr, ema_decay=0.0), aug, runtime, seed, eval_batch_size,
+                     max_images)
     twin.cpu().eval()
     return QatResult(epochs=epochs, lr=lr, images=images, val_acc_before=round(before, 6),
                      val_acc_after=round(result.best_val_acc, 6), best_epoch=result.best_epoch,

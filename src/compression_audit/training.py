@@ -9,6 +9,7 @@ a run resumed from its last epoch identical to one that never stopped.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -57,6 +58,30 @@ class FitResult:
     best_val_acc: float
     history: list[EpochRecord] = field(default_factory=list)
     resumed_from_epoch: int = 0
+
+
+class WeightAverage:
+    """Exponential moving average of a model's weights and BatchNorm statistics (Polyak averaging).
+
+    Holds a copy of the model whose state is, after each ``update()``,
+    ``decay * itself + (1 - decay) * live model`` (integer buffers are copied). The live model's
+    state_dict tensors share storage with its parameters, which SGD updates in place, so they are
+    gathered once instead of every step.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        pairs = list(zip(self.model.state_dict().values(), model.state_dict().values()))
+        self._floats = [(a, b) for a, b in pairs if a.is_floating_point()]
+        self._others = [(a, b) for a, b in pairs if not a.is_floating_point()]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        averaged, live = zip(*self._floats)
+        torch._foreach_lerp_(list(averaged), list(live), 1.0 - self.decay)
+        for a, b in self._others:
+            a.copy_(b)
 
 
 def lr_at(step: int, total_steps: int, hp: ModelHParams) -> float:
@@ -165,6 +190,8 @@ def fit(
         lr=hp.lr, momentum=hp.momentum, nesterov=hp.nesterov,
     )
     scaler = torch.amp.GradScaler(device.type, enabled=runtime.precision == "fp16")
+    # with an average, the model validated, kept and returned is the averaged one
+    average = WeightAverage(model, hp.ema_decay) if hp.ema_decay else None
 
     fingerprint = run_fingerprint(data, model.arch, hp, aug, seed, max_train_images, runtime)
     result = FitResult(best_state={}, best_epoch=0, best_val_acc=-1.0)
@@ -173,6 +200,8 @@ def fit(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
+        if average is not None:
+            average.model.load_state_dict(state["average"])
         result.best_state = state["best_state"]
         result.best_epoch = state["best_epoch"]
         result.best_val_acc = state["best_val_acc"]
@@ -209,6 +238,8 @@ def fit(
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
+            if average is not None:
+                average.update()
             loss_sum += loss.detach() * len(y)
             correct += (logits.argmax(1) == y).sum()
         if device.type == "cuda":
@@ -216,7 +247,8 @@ def fit(
         train_seconds = time.perf_counter() - t0
         seen = steps_per_epoch * batch_size
         train_loss = loss_sum.item() / seen
-        val_loss, val_acc = evaluate(model, val_x, val_y, runtime, eval_batch_size)
+        scored = model if average is None else average.model
+        val_loss, val_acc = evaluate(scored, val_x, val_y, runtime, eval_batch_size)
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)) or train_loss > divergence_limit:
             raise TrainingDiverged(
                 f"training diverged in epoch {epoch} (mean train loss {train_loss:.4g}, val loss {val_loss:.4g}; "
@@ -231,7 +263,7 @@ def fit(
         result.history.append(record)
         if val_acc > result.best_val_acc:
             result.best_val_acc, result.best_epoch = val_acc, epoch
-            result.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            result.best_state = {k: v.detach().cpu().clone() for k, v in scored.state_dict().items()}
         log(
             f"epoch {epoch}/{hp.epochs}: train loss {train_loss:.4f} acc {record.train_acc:.4f} | "
             f"val loss {val_loss:.4f} acc {val_acc:.4f} (best {result.best_val_acc:.4f} @ {result.best_epoch}) | "
@@ -241,6 +273,7 @@ def fit(
             state = {
                 "fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+                **({} if average is None else {"average": average.model.state_dict()}),
                 "best_state": result.best_state, "best_epoch": result.best_epoch,
                 "best_val_acc": result.best_val_acc, "history": [dataclasses.asdict(r) for r in result.history],
             }
