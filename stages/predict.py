@@ -28,10 +28,12 @@ def main(
         help="The dataset's corrupted test images (corrupt stage output); omitted = clean test images only.")] = None,
     corrupted_out: Annotated[Optional[Path], typer.Option(
         help="Predicted classes on every corrupted image (.npz) to write; needs --corrupted.")] = None,
+    raw_speed: Annotated[bool, typer.Option(
+        help="Also time raw inference for speed.seconds, the yardstick of the evaluation throughput.")] = True,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     predict_cell(load_params(params), dataset, model, variant, source, data, out, metrics, confusion, reliability,
-                 corrupted, corrupted_out)
+                 corrupted, corrupted_out, raw_speed)
 
 
 if __name__ == "__main__":

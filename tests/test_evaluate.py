@@ -86,6 +86,25 @@ def test_predictions_match_the_model_and_open_in_pandas(cell):
     assert summary["timing"]["eval_images_per_s"] > 0 and summary["timing"]["raw_images_per_s"] > 0
 
 
+
+def test_population_member_skips_the_raw_speed_run(cell, monkeypatch):
+    root, params, data, base, int8 = cell
+    import compression_audit.predict as predict_module
+
+    def no_timing(*args, **kwargs):
+        raise AssertionError("raw inference was timed")
+
+    monkeypatch.setattr(predict_module, "raw_images_per_second", no_timing)
+    out = root / "member"
+    summary = predict_cell(params, "cifar10", "lenet5", "w8a8", root / "w8a8.pt", root / "data", out / "w8a8.parquet",
+                           out / "w8a8.json", out / "w8a8-confusion.csv", out / "w8a8-reliability.csv", raw_speed=False)
+    assert set(summary["timing"]) == {"eval_images_per_s"}
+    x = torch.from_numpy(data.images["test"]).permute(0, 3, 1, 2).float() / 255
+    with torch.no_grad():
+        expected = int8(x).argmax(1).numpy()
+    preds, _ = read_predictions(out / "w8a8.parquet")
+    assert (preds.prediction == expected).all()
+
 def test_quantized_variant_runs_its_int8_kernels(cell):
     root, params, data, base, int8 = cell
     summary = run_predict(root, params, "w8a8")

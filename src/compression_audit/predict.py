@@ -24,8 +24,12 @@ from compression_audit.robustness import save_corrupted_predictions
 
 def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_path: Path, data_dir: Path,
                  out: Path, metrics: Path, confusion: Path, reliability_csv: Path, corrupted_dir: Path | None = None,
-                 corrupted_out: Path | None = None) -> dict:
-    """``corrupted_dir`` and ``corrupted_out`` together, or neither (a population member: clean images only)."""
+                 corrupted_out: Path | None = None, raw_speed: bool = True) -> dict:
+    """``corrupted_dir`` and ``corrupted_out`` together, or neither (a population member: clean images only).
+
+    ``raw_speed=False`` skips the timed raw-inference run (``speed.seconds``) that evaluation throughput is
+    compared with: a population member's predictions are only voted on, never timed.
+    """
     params.dataset(dataset)
     params.model(arch)
     valid = (params.baseline, *params.comparable_variants())
@@ -41,7 +45,7 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
                              params.train.threads)
     log(f"predict {dataset}/{arch} {variant}: {len(labels)} test images, {loaded.path_name}")
     logits, seconds = predict(loaded, images, params.train.eval_batch_size)
-    raw = raw_images_per_second(loaded, params.train.eval_batch_size, params.speed.seconds)
+    raw = raw_images_per_second(loaded, params.train.eval_batch_size, params.speed.seconds) if raw_speed else None
     # temperature scaling: fitted on the validation split, applied to the test logits (the same model, loaded once)
     val_logits, _ = predict(loaded, data.images["val"], params.train.eval_batch_size)
     temperature = fit_temperature(val_logits, data.labels["val"])
@@ -76,8 +80,8 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
         "inference": loaded.path_name,
         "batch_size": params.train.eval_batch_size,
         "env": environment(loaded.runtime.describe()),
-        "timing": {"eval_images_per_s": round(eval_rate, 1), "raw_images_per_s": round(raw, 1),
-                   "eval_vs_raw": round(eval_rate / raw, 3), **timing_corrupted},
+        "timing": {"eval_images_per_s": round(eval_rate, 1), **timing_corrupted,
+                   **({} if raw is None else {"raw_images_per_s": round(raw, 1), "eval_vs_raw": round(eval_rate / raw, 3)})},
     }
     info = {"dataset": dataset, "model": arch, "variant": variant, "source": str(model_path),
             **results_only(summary)}
@@ -90,7 +94,8 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
         for r in reliability(conf, correct) if r["count"]
     ], ["confidence", "accuracy", "count"])
     write_json(metrics, summary)
+    speed = f"{eval_rate:.0f} images/s evaluated" + ("" if raw is None else
+                                                     f" vs {raw:.0f} raw ({summary['timing']['eval_vs_raw']:.2f})")
     log(f"{dataset}/{arch} {variant}: accuracy {summary['accuracy']:.4f}, ECE {summary['ece']:.4f} "
-        f"({summary['ece_scaled']:.4f} at T = {temperature:.3f} fitted on validation); "
-        f"{eval_rate:.0f} images/s evaluated vs {raw:.0f} raw ({summary['timing']['eval_vs_raw']:.2f}) -> {out}")
+        f"({summary['ece_scaled']:.4f} at T = {temperature:.3f} fitted on validation); {speed} -> {out}")
     return summary
