@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import pandas as pd
@@ -34,10 +35,15 @@ def cells(stage, models=MODELS, suffixes=("",)):
     return {f"{stage}@{d}-{m}{s}" for d in DATASETS for m in models for s in suffixes}
 
 
-def population(prune=True, quantized=("-w8a8", "-w4a8", "-w4a8_qat"), predicted=("-w4a8", "-pruned_w8a8")):
-    """Stages of seed 1's population member (tiny_project(full=True)) and each cell's population stage."""
+def population(prune=True, quantized=("-w8a8", "-w4a8", "-w4a8_qat"), predicted=("-w4a8", "-pruned_w8a8"),
+               member_baseline=True):
+    """Stages of seed 1's population member (tiny_project(full=True)) and each cell's population stage;
+    ``predicted``: the variants predicted and explained, ``member_baseline``: seed 1's baseline maps too."""
     stages = cells("population") | cells("quantize_population", suffixes=tuple(f"-1{q}" for q in quantized)) \
-        | cells("predict_population", suffixes=tuple(f"-1{v}" for v in predicted))
+        | cells("predict_population", suffixes=tuple(f"-1{v}" for v in predicted)) \
+        | cells("saliency_population", suffixes=tuple(f"-1{v}" for v in predicted))
+    if member_baseline:
+        stages |= cells("saliency_baseline_population", suffixes=("-1",))
     if prune:
         stages |= cells("prune_population", suffixes=("-1",)) | cells("quantize_pruned_population", suffixes=("-1",))
     return stages
@@ -113,6 +119,13 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
                 # seed 0's member is the evaluate stage's comparison: the same flip rate from another stage
                 ev = json.loads((work / f"reports/evaluate/{d}-{m}/{variant}.json").read_text())
                 assert v["members"][0]["flip_rate"] == pytest.approx(ev["flip_rate"])
+                # and its saliency MAD the saliency stage's; seed 1's is against seed 1's own baseline maps
+                first = json.loads((work / f"reports/saliency/{d}-{m}/{variant}.json").read_text())["saliency"]
+                assert v["members"][0]["saliency_mad_pct"] == first["mad_pct"]
+                own_sal = work / f"reports/saliency/{d}-{m}/_population/seed1/{variant}"
+                assert v["members"][1]["saliency_mad_pct"] == json.loads(own_sal.with_suffix(".json").read_text())["saliency"]["mad_pct"]
+                assert json.loads(Path(f"{own_sal}-details.json").read_text())["baseline"] == "seed1"
+                assert v["spread"]["saliency_mad_pct"]["n"] == 2 and pop["saliency_method"] == "saliency"
                 assert len(v["welch"]) == classes and 0 <= v["cie"]["count"] <= n_test
                 assert len(v["cie"]["samples"]) == v["cie"]["count"]
             headline = json.loads((work / f"reports/population/{d}-{m}.json").read_text())
@@ -253,7 +266,7 @@ def test_exp_run_reruns_only_downstream_cells(repo):
     changed, downstream, status = plan(work, ("augment", "gtsrb", "crop_padding"), 1)
     reads_augment = {name for name in (
         cells("train", suffixes=("-0", "-1")) | cells("prune") | cells("quantize", suffixes=("-w8a8", "-w4a8", "-w4a8_qat"))
-        | population(quantized=("-w8a8", "-w4a8", "-w4a8_qat"), predicted=())
+        | population(quantized=("-w8a8", "-w4a8", "-w4a8_qat"), predicted=(), member_baseline=False)
     ) if "@gtsrb-" in name and not name.startswith(("population@", "quantize_pruned"))}
     assert changed == reads_augment | {"validate"}, status
     gtsrb = {name for name in (
@@ -265,14 +278,16 @@ def test_exp_run_reruns_only_downstream_cells(repo):
     out = sh(work, DVC, "exp", "run", "-S", "prune.amount=0.5")
     # never train, quantize the unpruned baseline, or re-evaluate the variants that do not involve pruning
     assert ran(out) == (cells("prune") | cells("quantize_pruned") | evaluated(variants=("-pruned", "-pruned_w8a8"))
-                        | population(quantized=(), predicted=("-pruned_w8a8",)) | cells("verdict") | {"validate", "report"})
+                        | population(quantized=(), predicted=("-pruned_w8a8",), member_baseline=False) | cells("verdict")
+                        | {"validate", "report"})
     diff = sh(work, DVC, "metrics", "diff", "--md", "--all")
     assert "cifar10-lenet5.pruned.flip_pct" in diff and "cifar10-lenet5.pruned.d_acc_pp" in diff
     changed = sh(work, DVC, "metrics", "diff", "--md")
     assert "cifar10-lenet5.w8a8." not in changed  # variants without pruning did not change
     out = sh(work, DVC, "exp", "run", "-S", "quantize.variants.w4a8.weight_bits=8")
     assert ran(out) == (cells("quantize", suffixes=("-w4a8",)) | evaluated(variants=("-w4a8",)) | cells("verdict")
-                        | population(prune=False, quantized=("-w4a8",), predicted=("-w4a8",)) | {"validate", "report"})
+                        | population(prune=False, quantized=("-w4a8",), predicted=("-w4a8",), member_baseline=False)
+                        | {"validate", "report"})
     assert json.loads((work / "reports/prune/gtsrb-lenet5.json").read_text())["amount"] == 0.5
     shown = sh(work, DVC, "exp", "show", "--no-pager", "--md")
     assert "prune.amount" in shown and "0.5" in shown and "mce_pct" in shown and "excess_error_pp" in shown

@@ -1,13 +1,15 @@
 """The population stage's work: every seed's baseline and its compressed variants, as populations.
 
 Reads each member's test predictions (the first seed's from the predict stages, the other seeds' from the
-predict_population stages, under the cell's ``_population/`` folder), and writes per variant: each seed's change against its own baseline and the
-spread over seeds, the per-class Welch t-test on normalised recall, the compression-identified exemplars
+predict_population stages, under the cell's ``_population/`` folder) and saliency comparisons (likewise, from the
+saliency and saliency_population stages), and writes per variant: each seed's change against its own baseline
+(saliency MAD included) and the spread over seeds, the per-class Welch t-test on normalised recall, the compression-identified exemplars
 (CIEs) with the populations' accuracy on them, and a gallery of CIEs with class names.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -27,16 +29,31 @@ from compression_audit.progress import log
 MEMBERS = "_population"  # the other seeds' predictions, in the cell's folder; pyarrow skips "_" folders
 
 
-def member_paths(params: Params, predictions: Path, variant: str) -> list[tuple[int, Path]]:
-    """(seed, predictions file) of ``variant`` for every seed of the population; "baseline": each seed's own."""
+def member_paths(params: Params, folder: Path, variant: str, suffix: str = ".parquet") -> list[tuple[int, Path]]:
+    """(seed, file) of ``variant`` for every seed of the population, in a cell's predictions (or saliency) folder;
+    "baseline": each seed's own predictions."""
     out = []
     for seed in params.population_seeds:
         if variant == "baseline":
-            out.append((seed, predictions / f"seed{seed}.parquet"))
+            out.append((seed, folder / f"seed{seed}{suffix}"))
         elif seed == params.seeds[0]:
-            out.append((seed, predictions / f"{variant}.parquet"))
+            out.append((seed, folder / f"{variant}{suffix}"))
         else:
-            out.append((seed, predictions / MEMBERS / f"seed{seed}" / f"{variant}.parquet"))
+            out.append((seed, folder / MEMBERS / f"seed{seed}" / f"{variant}{suffix}"))
+    return out
+
+
+def member_mads(params: Params, saliency: Path, variant: str) -> list[float]:
+    """Each seed's saliency MAD (%, saliency.methods' first) of ``variant`` against that seed's own baseline."""
+    method = params.saliency.methods[0]
+    out = []
+    for _, path in member_paths(params, saliency, variant, ".json"):
+        if not path.is_file():
+            raise UserError(f"{path} is missing; run `dvc repro` so the saliency stages make it before the population stage")
+        record = json.loads(path.read_text())
+        if method not in record:
+            raise UserError(f"{path} has no {method} maps (saliency.methods changed?); rerun `dvc repro`")
+        out.append(record[method]["mad_pct"])
     return out
 
 
@@ -53,8 +70,8 @@ def _read_all(files: list[tuple[int, Path]], labels: np.ndarray | None, names: l
     return preds, labels, names
 
 
-def compare_population(params: Params, dataset: str, arch: str, predictions: Path, data_dir: Path, details: Path,
-                       metrics: Path, gallery: Path) -> dict:
+def compare_population(params: Params, dataset: str, arch: str, predictions: Path, saliency: Path, data_dir: Path,
+                       details: Path, metrics: Path, gallery: Path) -> dict:
     params.dataset(dataset)
     params.model(arch)
     seeds = list(params.population_seeds)
@@ -69,7 +86,8 @@ def compare_population(params: Params, dataset: str, arch: str, predictions: Pat
     for variant in params.population.variants:
         comp, _, _ = _read_all(member_paths(params, predictions, variant), labels, names)
         comp_pred = np.stack([p.prediction for p in comp])
-        changes = [{"seed": s, **member_change(b, c, labels, k)} for s, b, c in zip(seeds, base_pred, comp_pred)]
+        changes = [{"seed": s, **member_change(b, c, labels, k), "saliency_mad_pct": mad}
+                   for s, b, c, mad in zip(seeds, base_pred, comp_pred, member_mads(params, saliency, variant))]
         for ch in changes:
             ch["largest_class_name"] = names[ch["largest_class"]]
         welch = welch_per_class(base_recall, np.stack([normalised_recall(p, labels, k) for p in comp_pred]),
@@ -80,7 +98,7 @@ def compare_population(params: Params, dataset: str, arch: str, predictions: Pat
         result[variant] = {
             "members": changes,
             "spread": {**{key: spread([ch[key] for ch in changes]) for key in
-                          ("delta_accuracy_pp", "flip_rate", "negative_flip_rate")},
+                          ("delta_accuracy_pp", "flip_rate", "negative_flip_rate", "saliency_mad_pct")},
                        # the largest change is in another class per seed: its size is what compares
                        "largest_class_abs_delta_pp": spread([abs(ch["largest_class_delta_pp"]) for ch in changes])},
             "welch": welch,
@@ -106,6 +124,7 @@ def compare_population(params: Params, dataset: str, arch: str, predictions: Pat
         raise UserError(f"{data_dir} is not the test set these predictions were made on; rerun `dvc repro`")
     full = {"dataset": dataset, "model": arch, "seeds": seeds, "class_names": names, "alpha": params.evaluate.alpha,
             "test": "Welch t-test per class on recall / accuracy across seeds, Holm-corrected over tested classes",
+            "saliency_method": params.saliency.methods[0],
             "modal_rule": "most votes; ties to the larger mean probability, then the lower class index",
             "variants": result, "env": environment({})}
     exemplar_gallery(gallery, data.images["test"], labels, rows, names,

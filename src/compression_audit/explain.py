@@ -88,9 +88,11 @@ def saliency_baseline(params: Params, dataset: str, arch: str, model_path: Path,
     maps, speed, how, env = _compute(params, dataset, arch, model_path, data.images["test"][indices], data.num_classes, targets)
     summary = {"n": int(len(indices)), "methods": list(maps), "explained": how,
                "target": params.saliency.target, "env": env, "timing": {"images_per_s": speed}}
-    save_maps(out, maps, indices, targets, {"variant": params.baseline, "explained": how, "target": params.saliency.target})
+    # a population member's baseline is another seed's checkpoint (seed<k>.pt): the maps say whose they are
+    baseline = model_path.stem
+    save_maps(out, maps, indices, targets, {"variant": baseline, "explained": how, "target": params.saliency.target})
     write_json(metrics, summary)
-    log(f"{dataset}/{arch} {params.baseline}: maps of {len(indices)} images -> {out} ({speed} images/s)")
+    log(f"{dataset}/{arch} {baseline}: maps of {len(indices)} images -> {out} ({speed} images/s)")
     return summary
 
 
@@ -142,9 +144,10 @@ def saliency_variant(params: Params, dataset: str, arch: str, variant: str, mode
     with atomic_path(samples) as tmp:
         pq.write_table(table, tmp, compression="zstd")
     save_maps(out, maps, indices, targets, {"variant": variant, "explained": how, "target": cfg.target})
+    baseline = b_meta.get("variant", params.baseline)  # the first seed's, or a population member's own
     role = "noise floor (another seed's baseline)" if is_noise_floor(variant) else "compressed variant"
     full = {
-        "dataset": dataset, "model": arch, "variant": variant, "baseline": params.baseline, "role": role,
+        "dataset": dataset, "model": arch, "variant": variant, "baseline": baseline, "role": role,
         "n": int(len(indices)), "flipped": int(flipped.sum()), "target": cfg.target,
         "explained": how, "baseline_explained": b_meta.get("explained"),
         "subset": {"images": cfg.images, "seed": cfg.seed, "rule": "equal share per class"},
@@ -164,7 +167,7 @@ def saliency_variant(params: Params, dataset: str, arch: str, variant: str, mode
     first = cfg.methods[0]
     saliency_grid(figure, images, b_maps[first].astype(np.float32), maps[first], labels,
                   b_preds.prediction[indices], c_preds.prediction[indices], names, mads[first],
-                  f"{dataset} / {arch}: {variant} vs {params.baseline} ({first}; {how})", cfg.figure_samples)
+                  f"{dataset} / {arch}: {variant} vs {baseline} ({first}; {how})", cfg.figure_samples)
     write_json(details, full)
     write_json(metrics, short)
     m = per_method[first]["mad_pct"]
