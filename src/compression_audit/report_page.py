@@ -292,7 +292,8 @@ def population_section(params: Params, cells: list[Cell]) -> str:
         gallery = (_img(cell.population_gallery.read_bytes(), f"{cell.name} compression-identified exemplars")
                    if cell.population_gallery and cell.population_gallery.is_file() else "")
         parts.append(f"<h3>{cell.name}</h3>" + _table(
-            ["variant", "seeds", "Δacc pp", "flip %", "negative flip %", "largest |class Δ| pp", f"saliency MAD % ({html.escape(pop['saliency_method'])})", "Welch-significant classes",
+            ["variant", "seeds", "Δacc pp", "flip %", "negative flip %", "largest |class Δ| pp",
+             f"saliency MAD % ({html.escape(pop['saliency_method'])})", "Welch-significant classes",
              "CIEs (% of test)", "baseline acc on CIEs %", "baseline acc overall %", "compressed acc on CIEs %"], rows,
             html.escape(f"Seeds {pop['seeds']}; {len(pop['class_names'])} classes. Gallery: title = label, caption = "
                         "baseline → compressed modal prediction (green: the compressed population is right)."), 2)

@@ -73,14 +73,14 @@ class WeightAverage:
         self.decay = decay
         self.model = copy.deepcopy(model).eval()
         pairs = list(zip(self.model.state_dict().values(), model.state_dict().values()))
-        self._floats = [(a, b) for a, b in pairs if a.is_floating_point()]
-        self._others = [(a, b) for a, b in pairs if not a.is_floating_point()]
+        self._averaged = [a for a, _ in pairs if a.is_floating_point()]
+        self._live = [b for a, b in pairs if a.is_floating_point()]
+        self._copied = [(a, b) for a, b in pairs if not a.is_floating_point()]
 
     @torch.no_grad()
     def update(self) -> None:
-        averaged, live = zip(*self._floats)
-        torch._foreach_lerp_(list(averaged), list(live), 1.0 - self.decay)
-        for a, b in self._others:
+        torch._foreach_lerp_(self._averaged, self._live, 1.0 - self.decay)  # one fused kernel over all tensors
+        for a, b in self._copied:
             a.copy_(b)
 
 
