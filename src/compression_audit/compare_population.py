@@ -9,7 +9,6 @@ saliency and saliency_population stages), and writes per variant: each seed's ch
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from compression_audit.device import environment
 from compression_audit.errors import UserError
 from compression_audit.figures import exemplar_gallery
 from compression_audit.metrics import Predictions
+from compression_audit.outputs import read_stage_json
 from compression_audit.population import exemplars, member_change, normalised_recall, spread, welch_per_class
 from compression_audit.predictions import read_predictions
 from compression_audit.prepared import load_prepared
@@ -48,9 +48,7 @@ def member_mads(params: Params, saliency: Path, variant: str) -> list[float]:
     method = params.saliency.methods[0]
     out = []
     for _, path in member_paths(params, saliency, variant, ".json"):
-        if not path.is_file():
-            raise UserError(f"{path} is missing; run `dvc repro` so the saliency stages make it before the population stage")
-        record = json.loads(path.read_text())
+        record = read_stage_json(path, "saliency", "the population stage")
         if method not in record:
             raise UserError(f"{path} has no {method} maps (saliency.methods changed?); rerun `dvc repro`")
         out.append(record[method]["mad_pct"])
