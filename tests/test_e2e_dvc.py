@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 import pandas as pd
 import yaml
@@ -104,21 +105,27 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
             sal = json.loads((work / f"reports/saliency/{d}-{m}/w4a8.json").read_text())
             assert 0.0 <= sal["saliency"]["mad_pct"] <= 100.0
             assert (work / f"reports/saliency/{d}-{m}/w4a8.png").stat().st_size > 10_000
-            # seed 1's population member: compressed like seed 0 (its own prune search), clean predictions only
+            # seed 1's population member: compressed like seed 0 (its own prune search), predicted like it
             member = work / f"reports/population-members/{d}-{m}/seed1"
             assert json.loads((member / "prune.json").read_text())["amount"] == 0.75
             assert torch.load(work / f"models/{d}-{m}/seed1/w4a8.pt", weights_only=True)
             # its predictions sit in the cell's folder under _population/, which pd.read_parquet(<cell>) skips (above)
             own = pd.read_parquet(work / f"reports/predictions/{d}-{m}/_population/seed1/w4a8.parquet")
             assert own["label"].tolist() == preds["label"].tolist()[:n_test] and set(own["variant"]) == {"w4a8"}
-            assert not list(work.glob(f"reports/predictions-corrupted/{d}-{m}/**/_population"))  # clean images only
+            own_corrupted = np.load(work / f"reports/predictions-corrupted/{d}-{m}/_population/seed1/w4a8.npz")
+            first_corrupted = np.load(work / f"reports/predictions-corrupted/{d}-{m}/w4a8.npz")
+            assert own_corrupted["predictions"].shape == first_corrupted["predictions"].shape  # the corrupted set too
+            assert (own_corrupted["indices"] == first_corrupted["indices"]).all()
             pop = json.loads((work / f"reports/population/{d}-{m}-details.json").read_text())
             assert pop["seeds"] == [0, 1] and set(pop["variants"]) == {"w4a8", "pruned_w8a8"}
             for variant, v in pop["variants"].items():
                 assert [ch["seed"] for ch in v["members"]] == [0, 1] and v["spread"]["flip_rate"]["n"] == 2
                 # seed 0's member is the evaluate stage's comparison: the same flip rate from another stage
                 ev = json.loads((work / f"reports/evaluate/{d}-{m}/{variant}.json").read_text())
-                assert v["members"][0]["flip_rate"] == pytest.approx(ev["flip_rate"])
+                assert v["members"][0]["flip_rate"] == pytest.approx(ev["flip_rate"], abs=1e-6)  # evaluate rounds to 6 places
+                assert v["members"][0]["excess_error_pp"] == ev["excess_error_pp"]  # and under corruption
+                assert v["members"][0]["mce_pct"] == ev["mce_pct"] and v["spread"]["excess_error_pp"]["n"] == 2
+                assert 0.0 <= v["members"][1]["corrupted_flip_rate"] <= 1.0
                 # and its saliency MAD the saliency stage's; seed 1's is against seed 1's own baseline maps
                 first = json.loads((work / f"reports/saliency/{d}-{m}/{variant}.json").read_text())["saliency"]
                 assert v["members"][0]["saliency_mad_pct"] == first["mad_pct"]
