@@ -22,13 +22,15 @@ def main(
         help="The cell's predictions directory: the first seed's models, the other seeds' under _population/.")],
     saliency: Annotated[Path, typer.Option(
         help="The cell's saliency directory: the first seed's comparisons, the other seeds' under _population/.")],
+    corrupted: Annotated[Path, typer.Option(
+        help="The cell's corrupted-set predictions directory: the first seed's models, the other seeds' under _population/.")],
     data: DataOption,
     details: Annotated[Path, typer.Option(help="JSON with every seed's numbers, Welch tests and CIEs to write.")],
     metrics: MetricsOption,
     gallery: Annotated[Path, typer.Option(help="PNG of compression-identified exemplars to write.")],
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
-    compare_population(load_params(params), dataset, model, predictions, saliency, data, details, metrics, gallery)
+    compare_population(load_params(params), dataset, model, predictions, saliency, corrupted, data, details, metrics, gallery)
 
 
 if __name__ == "__main__":

@@ -126,3 +126,35 @@ def test_member_change():
 def test_spread():
     assert spread([1.0, 3.0]) == {"mean": 2.0, "sd": pytest.approx(np.sqrt(2)), "min": 1.0, "max": 3.0, "n": 2}
     assert spread([1.0])["sd"] is None
+
+
+def test_member_robustness_compares_each_seed_with_its_own_baseline(tmp_path):
+    """Hand-made corrupted predictions (1 corruption x 2 severities x 4 images) in the stages' layout: seed 0's
+    files in the cell's folder, seed 1's under _population/; each member is scored against its own seed."""
+    from compression_audit.compare_population import MEMBERS, member_robustness
+    from compression_audit.config import load_params
+    from compression_audit.robustness import save_corrupted_predictions
+    from conftest import REPO
+
+    params = load_params(REPO / "params.yaml")
+    assert params.population_seeds == (0, 1)
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    indices = np.array([0, 1, 2, 3])  # the corrupted set: the first 4 test images
+    kinds = {"gaussian_noise": [0.04, 0.06]}
+
+    def save(path, preds):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_corrupted_predictions(path, np.array(preds)[None], labels[indices], indices, kinds)
+
+    save(tmp_path / "seed0.npz", [[0, 1, 2, 0], [0, 1, 2, 1]])  # 100 %, 75 %
+    save(tmp_path / "seed1.npz", [[0, 1, 0, 0], [0, 1, 0, 0]])  # 75 %, 75 %
+    save(tmp_path / "w4a8.npz", [[0, 2, 2, 0], [1, 1, 2, 1]])  # seed 0's variant: 75 %, 50 %
+    save(tmp_path / MEMBERS / "seed1" / "w4a8.npz", [[0, 1, 0, 0], [0, 1, 0, 0]])  # seed 1's: as its baseline
+    clean = np.array([[0, 1, 2, 0, 1, 2], [0, 1, 2, 0, 1, 1]])
+    got = member_robustness(params, tmp_path, "w4a8", labels, clean, clean)
+    # seed 0: errors (25 + 50) / 2 = 37.5 %, its baseline's 12.5 %: excess 25 pp; one flip of 4 per severity
+    assert got[0] == {"mce_pct": 37.5, "excess_error_pp": 25.0, "corrupted_flip_rate": 0.25}
+    # seed 1 against seed 1's baseline, not seed 0's: no excess, no flips
+    assert got[1] == {"mce_pct": 25.0, "excess_error_pp": 0.0, "corrupted_flip_rate": 0.0}
+    with pytest.raises(Exception, match="not from this cell's test set"):
+        member_robustness(params, tmp_path, "w4a8", labels[::-1].copy(), clean, clean)

@@ -1,9 +1,10 @@
 """The population stage's work: every seed's baseline and its compressed variants, as populations.
 
 Reads each member's test predictions (the first seed's from the predict stages, the other seeds' from the
-predict_population stages, under the cell's ``_population/`` folder) and saliency comparisons (likewise, from the
-saliency and saliency_population stages), and writes per variant: each seed's change against its own baseline
-(saliency MAD included) and the spread over seeds, the per-class Welch t-test on normalised recall, the compression-identified exemplars
+predict_population stages, under the cell's ``_population/`` folder), corrupted-set predictions (laid out the same
+way) and saliency comparisons (likewise, from the saliency and saliency_population stages), and writes per variant:
+each seed's change against its own baseline (saliency MAD and robustness under corruptions included) and the spread
+over seeds, the per-class Welch t-test on normalised recall, the compression-identified exemplars
 (CIEs) with the populations' accuracy on them, and a gallery of CIEs with class names.
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from compression_audit.atomic import write_json
 from compression_audit.config import Params
+from compression_audit.corrupted_data import drawn_from
 from compression_audit.device import environment
 from compression_audit.errors import UserError
 from compression_audit.figures import exemplar_gallery
@@ -24,6 +26,7 @@ from compression_audit.population import exemplars, member_change, normalised_re
 from compression_audit.predictions import read_predictions
 from compression_audit.prepared import load_prepared
 from compression_audit.progress import log
+from compression_audit.robustness import compare_corrupted, load_corrupted_predictions
 
 
 MEMBERS = "_population"  # the other seeds' predictions, in the cell's folder; pyarrow skips "_" folders
@@ -55,6 +58,23 @@ def member_mads(params: Params, saliency: Path, variant: str) -> list[float]:
     return out
 
 
+def member_robustness(params: Params, corrupted: Path, variant: str, labels: np.ndarray, base_pred: np.ndarray,
+                      comp_pred: np.ndarray) -> list[dict]:
+    """Each seed's variant against that seed's own baseline on the same corrupted images (robustness.compare_corrupted,
+    the evaluate stage's numbers for the first seed): mCE, excess error and flip rate under corruption."""
+    out = []
+    pairs = zip(member_paths(params, corrupted, "baseline", ".npz"), member_paths(params, corrupted, variant, ".npz"),
+                base_pred, comp_pred)
+    for (_, b_path), (_, c_path), pred_b, pred_c in pairs:
+        b, c = load_corrupted_predictions(b_path), load_corrupted_predictions(c_path)
+        if not drawn_from(labels, b["indices"], b["labels"]):
+            raise UserError(f"{b_path} is not from this cell's test set; rerun `dvc repro`")
+        robust = compare_corrupted(b, c, pred_b[b["indices"]], pred_c[b["indices"]])
+        out.append({"mce_pct": robust["mce_pct"], "excess_error_pp": robust["excess_error_pp"],
+                    "corrupted_flip_rate": robust["flip_rate"]})
+    return out
+
+
 def _read_all(files: list[tuple[int, Path]], labels: np.ndarray | None, names: list[str] | None
               ) -> tuple[list[Predictions], np.ndarray, list[str]]:
     preds = []
@@ -68,8 +88,8 @@ def _read_all(files: list[tuple[int, Path]], labels: np.ndarray | None, names: l
     return preds, labels, names
 
 
-def compare_population(params: Params, dataset: str, arch: str, predictions: Path, saliency: Path, data_dir: Path,
-                       details: Path, metrics: Path, gallery: Path) -> dict:
+def compare_population(params: Params, dataset: str, arch: str, predictions: Path, saliency: Path, corrupted: Path,
+                       data_dir: Path, details: Path, metrics: Path, gallery: Path) -> dict:
     params.dataset(dataset)
     params.model(arch)
     seeds = list(params.population_seeds)
@@ -84,8 +104,10 @@ def compare_population(params: Params, dataset: str, arch: str, predictions: Pat
     for variant in params.population.variants:
         comp, _, _ = _read_all(member_paths(params, predictions, variant), labels, names)
         comp_pred = np.stack([p.prediction for p in comp])
-        changes = [{"seed": s, **member_change(b, c, labels, k), "saliency_mad_pct": mad}
-                   for s, b, c, mad in zip(seeds, base_pred, comp_pred, member_mads(params, saliency, variant))]
+        changes = [{"seed": s, **member_change(b, c, labels, k), "saliency_mad_pct": mad, **robust}
+                   for s, b, c, mad, robust in zip(seeds, base_pred, comp_pred, member_mads(params, saliency, variant),
+                                                   member_robustness(params, corrupted, variant, labels, base_pred,
+                                                                     comp_pred))]
         for ch in changes:
             ch["largest_class_name"] = names[ch["largest_class"]]
         welch = welch_per_class(base_recall, np.stack([normalised_recall(p, labels, k) for p in comp_pred]),
@@ -96,7 +118,8 @@ def compare_population(params: Params, dataset: str, arch: str, predictions: Pat
         result[variant] = {
             "members": changes,
             "spread": {**{key: spread([ch[key] for ch in changes]) for key in
-                          ("delta_accuracy_pp", "flip_rate", "negative_flip_rate", "saliency_mad_pct")},
+                          ("delta_accuracy_pp", "flip_rate", "negative_flip_rate", "saliency_mad_pct",
+                           "mce_pct", "excess_error_pp", "corrupted_flip_rate")},
                        # the largest change is in another class per seed: its size is what compares
                        "largest_class_abs_delta_pp": spread([abs(ch["largest_class_delta_pp"]) for ch in changes])},
             "welch": welch,
@@ -113,7 +136,9 @@ def compare_population(params: Params, dataset: str, arch: str, predictions: Pat
             rows.append((variant, cie["indices"][:n], cie["modal_baseline"][:n], cie["modal_compressed"][:n]))
         on = cie["baseline_accuracy_on_cie"]
         log(f"{dataset}/{arch} {variant}: Δacc {result[variant]['spread']['delta_accuracy_pp']['mean']:+.2f} pp "
-            f"(sd {result[variant]['spread']['delta_accuracy_pp']['sd'] or 0:.2f}) over {len(seeds)} seeds; "
+            f"(sd {result[variant]['spread']['delta_accuracy_pp']['sd'] or 0:.2f}) over {len(seeds)} seeds, "
+            f"excess error under corruption {result[variant]['spread']['excess_error_pp']['mean']:+.2f} pp "
+            f"(sd {result[variant]['spread']['excess_error_pp']['sd'] or 0:.2f}); "
             f"{cie['count']} CIEs ({100 * cie['fraction']:.2f} %), baseline accuracy on them "
             f"{'–' if on is None else f'{100 * on:.1f} %'} vs {100 * cie['baseline_accuracy_overall']:.1f} % overall; "
             f"Welch-significant classes: {', '.join(result[variant]['significant_classes']) or 'none'}")

@@ -25,7 +25,7 @@ from compression_audit.robustness import save_corrupted_predictions
 def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_path: Path, data_dir: Path,
                  out: Path, metrics: Path, confusion: Path, reliability_csv: Path, corrupted_dir: Path | None = None,
                  corrupted_out: Path | None = None, raw_speed: bool = True) -> dict:
-    """``corrupted_dir`` and ``corrupted_out`` together, or neither (a population member: clean images only).
+    """``corrupted_dir`` and ``corrupted_out`` together, or neither (clean test images only).
 
     ``raw_speed=False`` skips the timed raw-inference run (``speed.seconds``) that evaluation throughput is
     compared with: a population member's predictions are only voted on, never timed.

@@ -283,6 +283,7 @@ def population_section(params: Params, cells: list[Cell]) -> str:
                 _mean_sd(sp["flip_rate"], 100, "{:.2f}"), _mean_sd(sp["negative_flip_rate"], 100, "{:.2f}"),
                 _mean_sd(sp["largest_class_abs_delta_pp"], 1, "{:.1f}"),
                 _mean_sd(sp["saliency_mad_pct"], 1, "{:.2f}"),
+                _mean_sd(sp["excess_error_pp"]), _mean_sd(sp["corrupted_flip_rate"], 100, "{:.2f}"),
                 (html.escape(", ".join(v["significant_classes"])) or "none") + f" (of {v['tested_classes']} tested)",
                 f"{cie['count']} ({100 * cie['fraction']:.2f} %)",
                 _f(None if cie["baseline_accuracy_on_cie"] is None else 100 * cie["baseline_accuracy_on_cie"]),
@@ -293,7 +294,8 @@ def population_section(params: Params, cells: list[Cell]) -> str:
                    if cell.population_gallery and cell.population_gallery.is_file() else "")
         parts.append(f"<h3>{cell.name}</h3>" + _table(
             ["variant", "seeds", "Δacc pp", "flip %", "negative flip %", "largest |class Δ| pp",
-             f"saliency MAD % ({html.escape(pop['saliency_method'])})", "Welch-significant classes",
+             f"saliency MAD % ({html.escape(pop['saliency_method'])})", "corrupted: excess error pp",
+             "corrupted: flip %", "Welch-significant classes",
              "CIEs (% of test)", "baseline acc on CIEs %", "baseline acc overall %", "compressed acc on CIEs %"], rows,
             html.escape(f"Seeds {pop['seeds']}; {len(pop['class_names'])} classes. Gallery: title = label, caption = "
                         "baseline → compressed modal prediction (green: the compressed population is right)."), 2)
