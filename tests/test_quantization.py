@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from compression_audit.errors import UserError
 from compression_audit.models import Classifier
 from compression_audit.pruning import prune_model
 from compression_audit.quantization import (
@@ -83,3 +84,32 @@ def test_saved_variant_reloads_identically(tmp_path):
     x = calib_images(8, seed=3)
     assert torch.equal(run(int8, x), run(int8_b, x))
     assert torch.equal(run(twin, x), run(twin_b, x))
+
+
+def test_reduced_range_int8_conv_is_exact_at_the_extremes():
+    """Known answer: activations at their 7-bit maximum (127) against weights at 127 and -128 through a real int8
+    conv; every pair of products fits int16, so the kernel's sums are exact on any x86 CPU, VNNI or not (at 255
+    the pairs of the first channel would clamp to 32767 on a CPU without VNNI)."""
+    spec = QuantSpec(8, 8)
+    assert spec.activation_qmax == 127 and not spec.saturates
+    torch.backends.quantized.engine = spec.backend
+    x = torch.quantize_per_tensor(torch.full((1, 16, 3, 3), 127.0), 1.0, 0, torch.quint8)
+    w = torch.cat([torch.full((1, 16, 1, 1), 127.0), torch.full((1, 16, 1, 1), -128.0)])
+    qw = torch.quantize_per_channel(w, torch.ones(2, dtype=torch.double), torch.zeros(2, dtype=torch.long), 0, torch.qint8)
+    conv = torch.ao.nn.quantized.Conv2d(16, 2, 1)
+    conv.set_weight_bias(qw, None)
+    conv.scale, conv.zero_point = 2048.0, 128  # output grid -262144..260096 holds both sums
+    out = conv(x).dequantize()[0, :, 0, 0].tolist()
+    exact = [127 * 127 * 16, -128 * 127 * 16]  # 258064, -260096
+    assert out == [2048.0 * round(e / 2048) for e in exact]
+
+
+def test_full_range_refused_where_int16_sums_would_saturate():
+    full8 = dict(weight_bits=8, activation_bits=8, reduce_range=False)
+    w4 = QuantSpec(4, 8, reduce_range=False)  # 2 * 255 * 8 fits int16: allowed on every CPU
+    assert w4.activation_qmax == 255 and not w4.saturates
+    if torch.cpu._is_vnni_supported():
+        assert QuantSpec(**full8).saturates  # VNNI sums in int32, so it is allowed
+    else:
+        with pytest.raises(UserError, match=r"reduce_range: true"):
+            QuantSpec(**full8)

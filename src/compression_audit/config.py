@@ -292,6 +292,7 @@ class QuantVariant:
 @dataclass(frozen=True)
 class QuantizeConfig:
     backend: Literal["x86", "fbgemm", "onednn"]
+    reduce_range: bool
     calibration_images: int
     calibration_batch_size: int
     variants: dict[str, QuantVariant]

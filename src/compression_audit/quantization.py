@@ -10,7 +10,8 @@ gives the twin for free, so it is the choice here; the warnings are silenced.
 Recipe (identical for 8- and 4-bit weights):
 1. fold BatchNorm into the convolutions;
 2. insert fake-quant modules: weights per output channel, symmetric, 2^bits levels
-   (4-bit: -8..7), activations per tensor, unsigned 8-bit, histogram-calibrated;
+   (4-bit: -8..7), activations per tensor, unsigned, histogram-calibrated, on 7 bits
+   (0..127) by default (``reduce_range``, PyTorch's x86 default; see ``QuantSpec``);
 3. calibrate on validation images with fake-quant off, then freeze the observers and
    turn fake-quant on: this is the twin, differentiable (straight-through), used
    where gradients are needed;
@@ -45,7 +46,12 @@ from torch.fx.experimental.optimization import fuse
 
 from compression_audit.augment import to_float_nchw
 from compression_audit.checkpoint import model_header, read_payload, write_payload
+from compression_audit.errors import UserError
 from compression_audit.models import Classifier
+
+
+# vpmaddubsw, the int8 multiply of CPUs without VNNI, sums two u8 x s8 products into a saturating int16
+INT16_MAX = 32767
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,26 @@ class QuantSpec:
     weight_bits: int  # 4 or 8
     activation_bits: int  # 8
     backend: str = "x86"
+    # drop the activations' top bit (0..127 for 8): without VNNI, full-range u8 activations against 8-bit weights
+    # overflow that int16 (2 * 255 * 128 > 32767), so the int8 model silently disagrees with its fake-quant twin
+    reduce_range: bool = True
+
+    def __post_init__(self) -> None:
+        if self.saturates and not torch.cpu._is_vnni_supported():
+            raise UserError(
+                f"quantize.reduce_range: false with {self.weight_bits}-bit weights needs a CPU with VNNI (avx512_vnni or "
+                f"avx_vnni), and this one ({torch.backends.cpu.get_cpu_capability()}) has none: its int8 kernels sum "
+                f"pairs of products in 16 bits, which overflow at full-range activations, so the int8 model would not "
+                f"compute what its fake-quant twin does. Set quantize.reduce_range: true (7-bit activations)")
+
+    @property
+    def activation_qmax(self) -> int:
+        return 2 ** (self.activation_bits - self.reduce_range) - 1
+
+    @property
+    def saturates(self) -> bool:
+        """Whether a pair of products can overflow a saturating int16 sum."""
+        return 2 * self.activation_qmax * 2 ** (self.weight_bits - 1) > INT16_MAX
 
     @property
     def name(self) -> str:
@@ -66,7 +92,7 @@ def qconfig_mapping(spec: QuantSpec) -> QConfigMapping:
         dtype=torch.qint8, qscheme=torch.per_channel_symmetric, ch_axis=0,
     )
     activation = FakeQuantize.with_args(
-        observer=HistogramObserver, quant_min=0, quant_max=2**spec.activation_bits - 1,
+        observer=HistogramObserver, quant_min=0, quant_max=spec.activation_qmax,
         dtype=torch.quint8, qscheme=torch.per_tensor_affine, reduce_range=False,
     )
     return QConfigMapping().set_global(QConfig(activation=activation, weight=weight))
@@ -175,7 +201,7 @@ def load_quantized(path: str | Path) -> tuple[torch.nn.Module, torch.nn.Module, 
 
 
 def quantized_from_payload(payload: dict[str, Any]) -> tuple[torch.nn.Module, torch.nn.Module, dict[str, Any]]:
-    spec = QuantSpec(**payload["quant"])
+    spec = QuantSpec(**{"reduce_range": False, **payload["quant"]})  # checkpoints older than the field used all 8 bits
     skeleton = Classifier(payload["arch"], payload["num_classes"], payload["mean"], payload["std"]).eval()
     twin = make_twin_skeleton(skeleton, spec)
     twin.load_state_dict(payload["twin_state_dict"])

@@ -43,7 +43,7 @@ def quantize_cell(params: Params, dataset: str, arch: str, variant: str, source:
     if variant not in q.variants:
         raise UserError(f"unknown quantization variant {variant!r}; valid: {', '.join(q.variants)}")
     vcfg = q.variants[variant]
-    spec = QuantSpec(vcfg.weight_bits, vcfg.activation_bits, q.backend)
+    spec = QuantSpec(vcfg.weight_bits, vcfg.activation_bits, q.backend, q.reduce_range)
     cpu = resolve_runtime("cpu", "fp32", params.train.threads)  # int8 kernels run on the CPU only
     twin_runtime = resolve_runtime(params.train.device, "fp32", params.train.threads)
     data = load_prepared(data_dir)
@@ -90,7 +90,7 @@ def quantize_cell(params: Params, dataset: str, arch: str, variant: str, source:
         "zeros_kept": round(kept / pruned_zeros, 6) if pruned_zeros else 1.0,
         "size_bytes": int8_bytes,
         "source_size_bytes": float_bytes,
-        "env": environment({**cpu.describe(), "backend": q.backend}),
+        "env": environment({**cpu.describe(), "backend": q.backend, "reduce_range": q.reduce_range}),
         "timing": {
             **speed,
             "source_images_per_s_large_batch": float_speed["images_per_s_large_batch"],

@@ -386,7 +386,7 @@ def build_report(params: Params, reports: Path, html_out: Path, markdown_out: Pa
     overall = [row for cell in cells for row in overall_rows(cell, method)]
     cfg = (f"prune: {params.prune.scope}/{params.prune.structure}/{params.prune.score}, amount {params.prune.amount} "
            f"(tolerance {params.prune.tolerance_pp} pp); quantization: {', '.join(f'{k} = W{v.weight_bits}A{v.activation_bits}' for k, v in params.quantize.variants.items())} "
-           f"({params.quantize.backend}, {params.quantize.calibration_images} calibration images), pruned model + {params.quantize.after_pruning}; "
+           f"({params.quantize.backend}, activations on {7 if params.quantize.reduce_range else 8} bits of range, {params.quantize.calibration_images} calibration images), pruned model + {params.quantize.after_pruning}; "
            f"saliency: {', '.join(params.saliency.methods)} on {params.saliency.images or 'all'} test images per cell "
            f"(equal share per class, seed {params.saliency.seed}), target = {params.saliency.target}.")
 
