@@ -3,6 +3,7 @@ configuration in a fresh git repository for the tests that run real DVC."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -105,14 +106,19 @@ def restored(output: str) -> set[str]:
             if line.startswith("Stage '") and "is cached - skipping run" in line}
 
 
-def tiny_project(root: Path, full: bool = False) -> Path:
-    """The pipeline (LeNet-5 only, one epoch, a few synthetic images per class of both datasets) committed in
+def tiny_project(root: Path, full: bool = False, datasets: tuple[str, ...] = ("cifar10", "gtsrb")) -> Path:
+    """The pipeline (LeNet-5 only, one epoch, a few synthetic images per class of ``datasets``) committed in
     a fresh git + DVC repository at ``root/project``; nothing has run yet. ``full``: also a QAT variant and a
     seed population (seed 1's baseline compressed too, with w4a8 and pruned_w8a8: both compression paths)."""
     data = root / "datasets"
-    make_tree(data / "cifar10", "cifar10", n_train=8, n_test=2)
-    make_tree(data / "gtsrb", "gtsrb", n_train=2, n_test=1, tracks=2)
-    return prepare(REPO, root / "project", tiny_params(data, full))
+    if "cifar10" in datasets:
+        make_tree(data / "cifar10", "cifar10", n_train=8, n_test=2)
+    if "gtsrb" in datasets:
+        make_tree(data / "gtsrb", "gtsrb", n_train=2, n_test=1, tracks=2)
+    params = tiny_params(data, full)
+    for section in ("datasets", "augment"):
+        params[section] = {name: value for name, value in params[section].items() if name in datasets}
+    return prepare(REPO, root / "project", params)
 
 
 def tiny_params(local_dir: Path, full: bool = False) -> dict:
@@ -142,3 +148,29 @@ def tiny_params(local_dir: Path, full: bool = False) -> dict:
             params["evaluate"]["variants"].remove(name)
     params["population"].update({"seeds": [1] if full else [], "variants": ["w4a8", "pruned_w8a8"]})
     return params
+
+
+def plan(work, path: tuple, value) -> tuple[set[str], set[str], str]:
+    """(stages DVC sees changed, stages downstream of them, `dvc status`) if params.yaml's ``path`` were ``value``:
+    DVC's own change detection and graph, without running what a real run would only repeat at CI's expense."""
+    text = (work / "params.yaml").read_text()  # the last experiment's, which the workspace holds
+    params = yaml.safe_load(text)
+    node = params
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        status = sh(work, DVC, "status")
+    finally:
+        (work / "params.yaml").write_text(text)
+    changed = {line.rstrip(":") for line in status.splitlines() if line.endswith(":") and not line[0].isspace()}
+    edges = re.findall(r'"([^"]+)" -> "([^"]+)"', sh(work, DVC, "dag", "--dot"))
+    downstream, todo = set(), sorted(changed - {"validate"})  # validate's output never changes (constant content)
+    while todo:
+        node = todo.pop()
+        for a, b in edges:
+            if a == node and b not in downstream:
+                downstream.add(b)
+                todo.append(b)
+    return changed, downstream, status

@@ -11,22 +11,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pandas as pd
-import yaml
 import torch
-from conftest import DVC, ran, restored, sh, tiny_project, user_env
+from conftest import DVC, plan, ran, restored, sh, tiny_project, user_env
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    work = tiny_project(tmp_path_factory.mktemp("e2e"), full=True)
+    # one dataset: every stage is per dataset and pays Python + torch start-up; GTSRB's cells, and a GTSRB
+    # parameter leaving CIFAR-10's alone, are checked on the two-dataset project of test_scale_out.py
+    work = tiny_project(tmp_path_factory.mktemp("e2e"), full=True, datasets=("cifar10",))
     first = sh(work, DVC, "repro")
     return work, first
 
 
 MODELS = ("lenet5",)
-DATASETS = ("cifar10", "gtsrb")
+DATASETS = ("cifar10",)
 
 
 VARIANTS = ("-seed1", "-pruned", "-w8a8", "-w4a8", "-w4a8_qat", "-pruned_w8a8")
@@ -58,7 +59,7 @@ def evaluated(models=MODELS, variants=VARIANTS):
 def test_repro_runs_every_stage_and_writes_outputs(repo):
     work, output = repo
     expected = (
-        {"validate", "fetch@cifar10", "fetch@gtsrb", "corrupt@cifar10", "corrupt@gtsrb"}
+        {"validate", "fetch@cifar10", "corrupt@cifar10"}
         | cells("train", suffixes=("-0", "-1")) | cells("prune")
         | cells("quantize", suffixes=("-w8a8", "-w4a8", "-w4a8_qat")) | cells("quantize_pruned")
         | cells("predict_baseline") | cells("saliency_baseline") | evaluated() | cells("verdict") | population()
@@ -68,13 +69,10 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
     # corrupted once per dataset: 24 test images (tiny params), an equal share per class, 7 corruptions x 5 severities
     corrupted = json.loads((work / "data/corrupted/cifar10/meta.json").read_text())
     assert corrupted["n"] == 20 and len(corrupted["kinds"]) == 7  # CIFAR-10's tiny test split has 20 images: all
-    assert json.loads((work / "data/corrupted/gtsrb/meta.json").read_text())["n"] == 24
-    robust = json.loads((work / "reports/evaluate/gtsrb-lenet5/w4a8-details.json").read_text())["robustness"]
-    assert robust["n"] == 24 and robust["severities"] == 5 and "images_per_s" not in robust
-    assert "excess_error_pp" in json.loads((work / "reports/evaluate/gtsrb-lenet5/w4a8.json").read_text())
-    meta = json.loads((work / "data/prepared/gtsrb/meta.json").read_text())
-    assert meta["counts"] == {"train": 86, "val": 86, "test": 43}  # one of two tracks per class held out
-    for d, classes in (("cifar10", 10), ("gtsrb", 43)):
+    robust = json.loads((work / "reports/evaluate/cifar10-lenet5/w4a8-details.json").read_text())["robustness"]
+    assert robust["n"] == 20 and robust["severities"] == 5 and "images_per_s" not in robust
+    assert "excess_error_pp" in json.loads((work / "reports/evaluate/cifar10-lenet5/w4a8.json").read_text())
+    for d, classes in (("cifar10", 10),):
         for m in MODELS:
             ckpt = torch.load(work / f"models/{d}-{m}/seed0.pt", weights_only=True)
             assert ckpt["arch"] == m and ckpt["num_classes"] == classes
@@ -144,10 +142,10 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
     assert "## Study vs this run" in summary and "nan" not in summary.lower()
     metrics = json.loads((work / "reports/report/metrics.json").read_text())
     assert metrics["env"].startswith(f"torch {torch.__version__}") and "trained on cpu" in metrics["env"]
-    assert set(metrics) == {"cifar10-lenet5", "gtsrb-lenet5", "env"} and set(metrics["gtsrb-lenet5"]["w4a8"]) == {
+    assert set(metrics) == {"cifar10-lenet5", "env"} and set(metrics["cifar10-lenet5"]["w4a8"]) == {
         "d_acc_pp", "flip_pct", "class_pp", "mad_pct", "mce_pct", "excess_error_pp", "verdict", "cie"}
-    assert "cie" not in metrics["gtsrb-lenet5"]["w8a8"]  # not in population.variants
-    assert set(metrics["gtsrb-lenet5"]["seed1"]) == {"d_acc_pp", "flip_pct", "class_pp", "mad_pct", "mce_pct", "excess_error_pp"}  # the floor is not judged
+    assert "cie" not in metrics["cifar10-lenet5"]["w8a8"]  # not in population.variants
+    assert set(metrics["cifar10-lenet5"]["seed1"]) == {"d_acc_pp", "flip_pct", "class_pp", "mad_pct", "mce_pct", "excess_error_pp"}  # the floor is not judged
     for d in DATASETS:
         verdict = json.loads((work / f"reports/verdict/{d}-lenet5-details.json").read_text())
         compact = json.loads((work / f"reports/verdict/{d}-lenet5.json").read_text())
@@ -203,7 +201,7 @@ def test_plots_show_overlays_and_stage_plots(repo):
     data = json.loads(result.stdout)["data"]
     curves = data["cifar10-training-curves"][0]["content"]["data"]["values"]
     assert {v["filename"].split("/")[-1] for v in curves} == {"cifar10-lenet5-seed0.csv", "cifar10-lenet5-seed1.csv"}
-    assert "reports/evaluate/gtsrb-lenet5/w4a8-per-class.csv" in data  # per-class delta, declared by its stage
+    assert "reports/evaluate/cifar10-lenet5/w4a8-per-class.csv" in data  # per-class delta, declared by its stage
     assert "reports/predict/cifar10-lenet5/seed0-confusion.csv" in data
 
 
@@ -239,49 +237,11 @@ def test_sigkill_mid_write_then_repro_recovers(repo):
     assert "Data and pipelines are up to date" in sh(work, DVC, "status")
 
 
-def plan(work, path: tuple, value) -> tuple[set[str], set[str], str]:
-    """(stages DVC sees changed, stages downstream of them, `dvc status`) if params.yaml's ``path`` were ``value``:
-    DVC's own change detection and graph, without running what a real run would only repeat at CI's expense."""
-    text = (work / "params.yaml").read_text()  # the last experiment's, which the workspace holds
-    params = yaml.safe_load(text)
-    node = params
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    try:
-        status = sh(work, DVC, "status")
-    finally:
-        (work / "params.yaml").write_text(text)
-    changed = {line.rstrip(":") for line in status.splitlines() if line.endswith(":") and not line[0].isspace()}
-    edges = re.findall(r'"([^"]+)" -> "([^"]+)"', sh(work, DVC, "dag", "--dot"))
-    downstream, todo = set(), sorted(changed - {"validate"})  # validate's output never changes (constant content)
-    while todo:
-        node = todo.pop()
-        for a, b in edges:
-            if a == node and b not in downstream:
-                downstream.add(b)
-                todo.append(b)
-    return changed, downstream, status
-
-
 def test_exp_run_reruns_only_downstream_cells(repo):
     work, _ = repo
     sh(work, "git", "add", "-A")
     sh(work, "git", "commit", "-qm", "first run")
-    # a GTSRB training parameter invalidates only the GTSRB stages that read it, and nothing of CIFAR-10 follows
-    changed, downstream, status = plan(work, ("augment", "gtsrb", "crop_padding"), 1)
-    reads_augment = {name for name in (
-        cells("train", suffixes=("-0", "-1")) | cells("prune") | cells("quantize", suffixes=("-w8a8", "-w4a8", "-w4a8_qat"))
-        | population(quantized=("-w8a8", "-w4a8", "-w4a8_qat"), predicted=(), member_baseline=False)
-    ) if "@gtsrb-" in name and not name.startswith(("population@", "quantize_pruned"))}
-    assert changed == reads_augment | {"validate"}, status
-    gtsrb = {name for name in (
-        cells("train", suffixes=("-0", "-1")) | cells("prune") | cells("quantize", suffixes=("-w8a8", "-w4a8", "-w4a8_qat"))
-        | cells("quantize_pruned") | cells("predict_baseline") | cells("saliency_baseline") | evaluated() | population()
-    ) if "@gtsrb-" in name} | {"verdict@gtsrb-lenet5"}
-    assert changed | downstream == gtsrb | {"validate", "report"}  # nothing of CIFAR-10 would rerun
-    # and a real run of a compression parameter reruns exactly its downstream stages
+    # a real run of a compression parameter reruns exactly its downstream stages
     out = sh(work, DVC, "exp", "run", "-S", "prune.amount=0.5")
     # never train, quantize the unpruned baseline, or re-evaluate the variants that do not involve pruning
     assert ran(out) == (cells("prune") | cells("quantize_pruned") | evaluated(variants=("-pruned", "-pruned_w8a8"))
@@ -295,14 +255,14 @@ def test_exp_run_reruns_only_downstream_cells(repo):
     assert ran(out) == (cells("quantize", suffixes=("-w4a8",)) | evaluated(variants=("-w4a8",)) | cells("verdict")
                         | population(prune=False, quantized=("-w4a8",), predicted=("-w4a8",), member_baseline=False)
                         | {"validate", "report"})
-    assert json.loads((work / "reports/prune/gtsrb-lenet5.json").read_text())["amount"] == 0.5
+    assert json.loads((work / "reports/prune/cifar10-lenet5.json").read_text())["amount"] == 0.5
     shown = sh(work, DVC, "exp", "show", "--no-pager", "--md")
     assert "prune.amount" in shown and "0.5" in shown and "mce_pct" in shown and "excess_error_pp" in shown
     assert "w4a8.cie" in shown  # the population's headline: compression-identified exemplars per variant
     # the corruptions are made once per dataset: a change to them invalidates only the corrupt stages, and what
     # follows is every prediction and its consumers, never training or compression
     changed, downstream, status = plan(work, ("corruptions", "seed"), 1)
-    assert changed == {"validate", "corrupt@cifar10", "corrupt@gtsrb"}, status
+    assert changed == {"validate", "corrupt@cifar10"}, status
     assert re.search(r"modified:\s+corruptions\n", status), status
     assert cells("predict_baseline") | cells("predict", suffixes=VARIANTS) | cells("evaluate", suffixes=VARIANTS) \
         | {"report"} <= downstream

@@ -12,8 +12,10 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pandas as pd
 import pytest
-from conftest import DVC, ran, restored, sh, tiny_project
+import torch
+from conftest import DVC, plan, ran, restored, sh, tiny_project
 
 pytestmark = pytest.mark.e2e
 
@@ -64,6 +66,25 @@ def test_coordinator_restores_everything_and_computes_only_the_report(cluster):
     assert {"cifar10-lenet5", "gtsrb-lenet5"} <= set(metrics)  # both workers' cells are in the one report
     assert set(metrics["gtsrb-lenet5"]) >= {"seed1", "pruned", "w8a8", "w4a8", "pruned_w8a8"}
     assert "Data and pipelines are up to date" in sh(coordinator, DVC, "status")
+
+
+def test_gtsrb_cells_and_a_gtsrb_parameter_leaves_cifar10_alone(cluster):
+    """GTSRB through the real pipeline (test_e2e_dvc.py's project is CIFAR-10 only): splits that hold out whole
+    tracks, a sampled corrupted set, 43-class outputs; and DVC's own change detection and graph say that a GTSRB
+    training parameter reruns GTSRB's cells and the report, and nothing of CIFAR-10."""
+    coordinator, _, all_stages = cluster
+    meta = json.loads((coordinator / "data/prepared/gtsrb/meta.json").read_text())
+    assert meta["counts"] == {"train": 86, "val": 86, "test": 43}  # one of two tracks per class held out
+    assert json.loads((coordinator / "data/corrupted/gtsrb/meta.json").read_text())["n"] == 24  # of 43 test images
+    robust = json.loads((coordinator / "reports/evaluate/gtsrb-lenet5/w4a8-details.json").read_text())["robustness"]
+    assert robust["n"] == 24 and robust["severities"] == 5
+    assert torch.load(coordinator / "models/gtsrb-lenet5/seed0.pt", weights_only=True)["num_classes"] == 43
+    preds = pd.read_parquet(coordinator / "reports/predictions/gtsrb-lenet5")
+    assert preds["probs"].iloc[0].shape == (43,) and preds["label"].nunique() == 43
+    changed, downstream, status = plan(coordinator, ("augment", "gtsrb", "crop_padding"), 1)
+    reads_augment = {s for s in all_stages if s.startswith(("train@gtsrb-", "prune@gtsrb-", "quantize@gtsrb-"))}
+    assert len(reads_augment) == 5 and changed == reads_augment | {"validate"}, status  # 2 seeds, prune, 2 variants
+    assert changed | downstream == {s for s in all_stages if "@gtsrb-" in s} | {"validate", "report"}
 
 
 def test_queued_sweep_runs_in_dvc_workers(cluster):
