@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -89,10 +90,14 @@ def user_env() -> dict:
 
 def sh(cwd, *cmd):
     """Run a command as a user would in ``cwd`` (see ``user_env``)."""
-    env = user_env()
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
+    # output goes to files, not pipes: a command that leaves daemons behind (`dvc queue start`'s workers inherit
+    # its stdout) would otherwise keep the pipe open, and the call would wait for an EOF that never comes
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        result = subprocess.run(cmd, cwd=cwd, env=user_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=err, text=True)
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    assert result.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{stdout}\n{stderr}"
+    return stdout + stderr
 
 
 def ran(output: str) -> set[str]:
@@ -106,15 +111,17 @@ def restored(output: str) -> set[str]:
             if line.startswith("Stage '") and "is cached - skipping run" in line}
 
 
+# images per class: CIFAR-10 20 test images in all, GTSRB 43 (one of two tracks per class held out for validation)
+TINY_TREES = {"cifar10": dict(n_train=8, n_test=2), "gtsrb": dict(n_train=2, n_test=1, tracks=2)}
+
+
 def tiny_project(root: Path, full: bool = False, datasets: tuple[str, ...] = ("cifar10", "gtsrb")) -> Path:
     """The pipeline (LeNet-5 only, one epoch, a few synthetic images per class of ``datasets``) committed in
     a fresh git + DVC repository at ``root/project``; nothing has run yet. ``full``: also a QAT variant and a
     seed population (seed 1's baseline compressed too, with w4a8 and pruned_w8a8: both compression paths)."""
     data = root / "datasets"
-    if "cifar10" in datasets:
-        make_tree(data / "cifar10", "cifar10", n_train=8, n_test=2)
-    if "gtsrb" in datasets:
-        make_tree(data / "gtsrb", "gtsrb", n_train=2, n_test=1, tracks=2)
+    for name in datasets:
+        make_tree(data / name, name, **TINY_TREES[name])
     params = tiny_params(data, full)
     for section in ("datasets", "augment"):
         params[section] = {name: value for name, value in params[section].items() if name in datasets}

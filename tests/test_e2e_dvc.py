@@ -72,24 +72,24 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
     robust = json.loads((work / "reports/evaluate/cifar10-lenet5/w4a8-details.json").read_text())["robustness"]
     assert robust["n"] == 20 and robust["severities"] == 5 and "images_per_s" not in robust
     assert "excess_error_pp" in json.loads((work / "reports/evaluate/cifar10-lenet5/w4a8.json").read_text())
-    for d, classes in (("cifar10", 10),):
+    for d in DATASETS:
+        classes, n_test = 10, 20  # conftest.TINY_TREES: 2 test images per class
         for m in MODELS:
             ckpt = torch.load(work / f"models/{d}-{m}/seed0.pt", weights_only=True)
             assert ckpt["arch"] == m and ckpt["num_classes"] == classes
             metrics = json.loads((work / f"reports/train/{d}-{m}-seed1.json").read_text())
-            assert metrics["epochs"] == 1 and metrics["n_test"] == (20 if d == "cifar10" else 43)
+            assert metrics["epochs"] == 1 and metrics["n_test"] == n_test
             assert 0.0 <= metrics["test_acc"] <= 1.0
             pruned = json.loads((work / f"reports/prune/{d}-{m}.json").read_text())
             assert pruned["amount"] == 0.75  # tolerance 100 pp: the largest grid point
             assert abs(pruned["sparsity"] - 0.75) < 1e-3
             w4 = json.loads((work / f"reports/quantize/{d}-{m}-w4a8.json").read_text())
-            assert w4["max_weight_levels"] <= 16 and w4["weight_bits"] == 4
+            assert w4["max_weight_levels"] <= 16 and w4["weight_bits"] == 4 and w4["activation_qmax"] == 127  # reduce_range
             qat = json.loads((work / f"reports/quantize/{d}-{m}-w4a8_qat.json").read_text())
             assert w4["qat"] is None and qat["qat"]["epochs"] == 1 and qat["max_weight_levels"] <= 16
             assert qat["int8_twin_agreement"] >= 0.9  # the converted model is its trained fake-quant twin
             combined = json.loads((work / f"reports/quantize/{d}-{m}-pruned_w8a8.json").read_text())
             assert combined["zeros_kept"] == 1.0 and combined["source_sparsity"] == pruned["sparsity"]
-            n_test = 20 if d == "cifar10" else 43
             preds = pd.read_parquet(work / f"reports/predictions/{d}-{m}")  # every variant, long format
             assert len(preds) == 7 * n_test and preds["probs"].iloc[0].shape == (classes,)
             floor = json.loads((work / f"reports/evaluate/{d}-{m}/seed1-details.json").read_text())
@@ -97,7 +97,7 @@ def test_repro_runs_every_stage_and_writes_outputs(repo):
             for v in ("seed0", "w4a8"):  # temperature scaling, fitted on the validation split
                 pred = json.loads((work / f"reports/predict/{d}-{m}/{v}.json").read_text())
                 assert 0.0 <= pred["ece_scaled"] <= 1.0 and 0.0 <= pred["ece_val_scaled"] <= 1.0
-                assert isinstance(pred["temperature_no_optimum"], bool) and pred["n"] == (20 if d == "cifar10" else 43)
+                assert isinstance(pred["temperature_no_optimum"], bool) and pred["n"] == n_test
             w8 = json.loads((work / f"reports/evaluate/{d}-{m}/w8a8.json").read_text())
             assert 0.0 <= w8["flip_rate"] <= 1.0
             sal = json.loads((work / f"reports/saliency/{d}-{m}/w4a8.json").read_text())

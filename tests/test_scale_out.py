@@ -9,14 +9,13 @@
 """
 
 import json
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
 import torch
-from conftest import DVC, plan, ran, restored, sh, tiny_project, user_env
+from conftest import DVC, plan, ran, restored, sh, tiny_project
 
 pytestmark = pytest.mark.e2e
 
@@ -94,11 +93,7 @@ def test_queued_sweep_runs_in_dvc_workers(cluster):
     sh(coordinator, "git", "commit", "-qm", "report from the workers' results")
     queued = sh(coordinator, DVC, "exp", "run", "--queue", "-S", "prune.amount=0.25,0.5")
     assert queued.count("Queued experiment") == 2, queued
-    # the queue's workers are daemons that inherit the caller's stdout: with a captured pipe (sh) the call can wait
-    # for an EOF that never comes (it hung a CI run for 1.5 h), so their output goes to a file
-    with open(coordinator.parent / "queue-start.log", "w") as log_file:
-        subprocess.run([DVC, "queue", "start", "-j", "2"], cwd=coordinator, env=user_env(), stdout=log_file, stderr=subprocess.STDOUT,
-                       stdin=subprocess.DEVNULL, check=True, timeout=300)
+    sh(coordinator, DVC, "queue", "start", "-j", "2")  # returns while its workers run on (see sh)
     deadline = time.monotonic() + 900
     while True:
         status = sh(coordinator, DVC, "queue", "status")

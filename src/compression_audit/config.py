@@ -272,6 +272,11 @@ class PruneConfig:
         _check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
 
 
+def activation_qmax(activation_bits: int, reduce_range: bool) -> int:
+    """The largest quantized activation: ``quantize.reduce_range`` drops the top bit (0..127 for 8 bits)."""
+    return 2 ** (activation_bits - reduce_range) - 1
+
+
 @dataclass(frozen=True)
 class QuantVariant:
     weight_bits: int

@@ -46,6 +46,7 @@ from torch.fx.experimental.optimization import fuse
 
 from compression_audit.augment import to_float_nchw
 from compression_audit.checkpoint import model_header, read_payload, write_payload
+from compression_audit.config import activation_qmax
 from compression_audit.errors import UserError
 from compression_audit.models import Classifier
 
@@ -73,7 +74,7 @@ class QuantSpec:
 
     @property
     def activation_qmax(self) -> int:
-        return 2 ** (self.activation_bits - self.reduce_range) - 1
+        return activation_qmax(self.activation_bits, self.reduce_range)
 
     @property
     def saturates(self) -> bool:

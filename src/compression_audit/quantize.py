@@ -79,6 +79,7 @@ def quantize_cell(params: Params, dataset: str, arch: str, variant: str, source:
     summary = {
         "weight_bits": spec.weight_bits,
         "activation_bits": spec.activation_bits,
+        "activation_qmax": spec.activation_qmax,  # 127 with quantize.reduce_range
         "val_acc": round(acc["int8", "val"], 6),
         "test_acc": round(acc["int8", "test"], 6),
         "source_test_acc": round(acc["float", "test"], 6),
@@ -90,7 +91,7 @@ def quantize_cell(params: Params, dataset: str, arch: str, variant: str, source:
         "zeros_kept": round(kept / pruned_zeros, 6) if pruned_zeros else 1.0,
         "size_bytes": int8_bytes,
         "source_size_bytes": float_bytes,
-        "env": environment({**cpu.describe(), "backend": q.backend, "reduce_range": q.reduce_range}),
+        "env": environment({**cpu.describe(), "backend": q.backend}),
         "timing": {
             **speed,
             "source_images_per_s_large_batch": float_speed["images_per_s_large_batch"],

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from compression_audit import report_figures as figs
 from compression_audit.atomic import write_json, write_text
-from compression_audit.config import Params, is_noise_floor
+from compression_audit.config import Params, activation_qmax, is_noise_floor
 from compression_audit.device import environment
 from compression_audit.progress import log
 from compression_audit.report import STUDY, Cell, baseline_size_and_speed, collect, size_and_speed
@@ -384,9 +384,10 @@ def build_report(params: Params, reports: Path, html_out: Path, markdown_out: Pa
     study_header = ["headline", "study", *variants, "noise floor"]
     study = study_rows(params, cells, method)
     overall = [row for cell in cells for row in overall_rows(cell, method)]
+    qmax = sorted({activation_qmax(v.activation_bits, params.quantize.reduce_range) for v in params.quantize.variants.values()})
     cfg = (f"prune: {params.prune.scope}/{params.prune.structure}/{params.prune.score}, amount {params.prune.amount} "
            f"(tolerance {params.prune.tolerance_pp} pp); quantization: {', '.join(f'{k} = W{v.weight_bits}A{v.activation_bits}' for k, v in params.quantize.variants.items())} "
-           f"({params.quantize.backend}, activations on {7 if params.quantize.reduce_range else 8} bits of range, {params.quantize.calibration_images} calibration images), pruned model + {params.quantize.after_pruning}; "
+           f"({params.quantize.backend}, activations 0..{'/'.join(map(str, qmax))}, {params.quantize.calibration_images} calibration images), pruned model + {params.quantize.after_pruning}; "
            f"saliency: {', '.join(params.saliency.methods)} on {params.saliency.images or 'all'} test images per cell "
            f"(equal share per class, seed {params.saliency.seed}), target = {params.saliency.target}.")
 
