@@ -4,7 +4,7 @@
 
 Weights are randomly initialised and calibrated on random images: kernel speed does not
 depend on the values, so this runs anywhere without trained models. The int8 models are the
-benchmark suite's (compression_audit.bench.inference_models), built as the predict stage builds them.
+benchmark suite's (bench.inference_models), built as the predict stage builds them.
 """
 
 from pathlib import Path
@@ -12,15 +12,15 @@ from typing import Annotated, Optional
 
 import torch
 import typer
+from bench import inference_models
 from rich.console import Console
 from rich.table import Table
 
-from compression_audit.atomic import write_json
-from compression_audit.bench import inference_models
-from compression_audit.device import cpu_has_bf16, resolve_runtime
-from compression_audit.models import MODELS, Classifier
-from compression_audit.perf import images_per_second
-from compression_audit.quantization import QuantSpec
+from compression_audit.compress.quantization import QuantSpec
+from compression_audit.core.atomic import write_json
+from compression_audit.core.device import cpu_has_bf16, resolve_runtime
+from compression_audit.models.networks import MODELS, Classifier
+from compression_audit.models.perf import images_per_second
 
 app = typer.Typer(add_completion=False)
 

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 import typer
 
-from compression_audit.device import cpu_has_bf16, resolve_runtime
-from compression_audit.models import Classifier
-from compression_audit.quantization import QuantSpec, calibrate_twin
-from compression_audit.saliency import METHODS, attribute
+from compression_audit.compress.quantization import QuantSpec, calibrate_twin
+from compression_audit.core.device import cpu_has_bf16, resolve_runtime
+from compression_audit.measure.attribution import METHODS, attribute
+from compression_audit.models.networks import Classifier
 
 app = typer.Typer(add_completion=False)
 

@@ -24,19 +24,18 @@ from typing import Annotated, Optional
 import torch
 import typer
 import yaml
+from bench import bare_loop_images_per_s, eval_vs_raw, inference_models, saliency_images_per_s, stage_loop_images_per_s
+from bench_pipeline import full_and_incremental, quick_params
 from rich.console import Console
 from rich.table import Table
 
-from compression_audit.atomic import write_json
-from compression_audit.bench import (bare_loop_images_per_s, eval_vs_raw, inference_models, saliency_images_per_s,
-                                     stage_loop_images_per_s)
-from compression_audit.bench_pipeline import full_and_incremental, quick_params
-from compression_audit.cli import user_errors_exit
-from compression_audit.config import load_params
-from compression_audit.device import environment, resolve_runtime
-from compression_audit.errors import UserError
-from compression_audit.progress import log
-from compression_audit.quantization import QuantSpec
+from compression_audit.compress.quantization import QuantSpec
+from compression_audit.core.atomic import write_json
+from compression_audit.core.cli import user_errors_exit
+from compression_audit.core.config import load_params
+from compression_audit.core.device import environment, resolve_runtime
+from compression_audit.core.errors import UserError
+from compression_audit.core.progress import log
 
 REPO = Path(__file__).resolve().parents[1]
 app = typer.Typer(add_completion=False)

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from bench import bare_loop_images_per_s, stage_loop_images_per_s
 from rich.console import Console
 from rich.table import Table
 
-from compression_audit.atomic import write_json
-from compression_audit.bench import bare_loop_images_per_s, stage_loop_images_per_s
-from compression_audit.config import load_params
-from compression_audit.device import resolve_runtime
+from compression_audit.core.atomic import write_json
+from compression_audit.core.config import load_params
+from compression_audit.core.device import resolve_runtime
 
 app = typer.Typer(add_completion=False)
 

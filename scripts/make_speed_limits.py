@@ -21,9 +21,9 @@ from typing import Annotated
 import typer
 from PIL import Image
 
-from compression_audit.errors import UserError
-from compression_audit.imagefolder import IMAGE_EXTENSIONS, _safe_extract, _tree_root
-from compression_audit.progress import log, track
+from compression_audit.core.errors import UserError
+from compression_audit.core.progress import log, track
+from compression_audit.data.imagefolder import IMAGE_EXTENSIONS, _safe_extract, _tree_root
 
 app = typer.Typer(add_completion=False)
 

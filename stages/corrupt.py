@@ -5,9 +5,9 @@ from typing import Annotated
 
 import typer
 
-from compression_audit.cli import DataOption, DatasetOption, ParamsOption, user_errors_exit
-from compression_audit.config import load_params
-from compression_audit.corrupted_data import make_corrupted
+from compression_audit.core.cli import DataOption, DatasetOption, ParamsOption, user_errors_exit
+from compression_audit.core.config import load_params
+from compression_audit.data.corrupt import make_corrupted
 
 app = typer.Typer(add_completion=False)
 

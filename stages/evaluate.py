@@ -5,9 +5,9 @@ from typing import Annotated
 
 import typer
 
-from compression_audit.cli import DatasetOption, MetricsOption, ModelOption, ParamsOption, user_errors_exit
-from compression_audit.config import load_params
-from compression_audit.evaluate import evaluate_pair
+from compression_audit.core.cli import DatasetOption, MetricsOption, ModelOption, ParamsOption, user_errors_exit
+from compression_audit.core.config import load_params
+from compression_audit.measure.evaluate import evaluate_pair
 
 app = typer.Typer(add_completion=False)
 

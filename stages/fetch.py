@@ -5,9 +5,9 @@ from typing import Annotated
 
 import typer
 
-from compression_audit.cli import DatasetOption, ParamsOption, user_errors_exit
-from compression_audit.config import load_params
-from compression_audit.fetch import fetch_dataset
+from compression_audit.core.cli import DatasetOption, ParamsOption, user_errors_exit
+from compression_audit.core.config import load_params
+from compression_audit.data.fetch import fetch_dataset
 
 app = typer.Typer(add_completion=False)
 

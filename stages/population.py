@@ -6,9 +6,16 @@ from typing import Annotated
 
 import typer
 
-from compression_audit.cli import DataOption, DatasetOption, MetricsOption, ModelOption, ParamsOption, user_errors_exit
-from compression_audit.compare_population import compare_population
-from compression_audit.config import load_params
+from compression_audit.core.cli import (
+    DataOption,
+    DatasetOption,
+    MetricsOption,
+    ModelOption,
+    ParamsOption,
+    user_errors_exit,
+)
+from compression_audit.core.config import load_params
+from compression_audit.measure.population import population
 
 app = typer.Typer(add_completion=False)
 
@@ -30,7 +37,7 @@ def main(
     gallery: Annotated[Path, typer.Option(help="PNG of compression-identified exemplars to write.")],
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
-    compare_population(load_params(params), dataset, model, predictions, saliency, corrupted, data, details, metrics, gallery)
+    population(load_params(params), dataset, model, predictions, saliency, corrupted, data, details, metrics, gallery)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from compression_audit.cli import DataOption, DatasetOption, MetricsOption, ModelOption, ParamsOption, user_errors_exit
-from compression_audit.config import load_params
-from compression_audit.predict import predict_cell
+from compression_audit.core.cli import (
+    DataOption,
+    DatasetOption,
+    MetricsOption,
+    ModelOption,
+    ParamsOption,
+    user_errors_exit,
+)
+from compression_audit.core.config import load_params
+from compression_audit.measure.predict import predict_cell
 
 app = typer.Typer(add_completion=False)
 

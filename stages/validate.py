@@ -5,9 +5,9 @@ from typing import Annotated
 
 import typer
 
-from compression_audit.atomic import write_text
-from compression_audit.cli import ParamsOption, user_errors_exit
-from compression_audit.config import load_params
+from compression_audit.core.atomic import write_text
+from compression_audit.core.cli import ParamsOption, user_errors_exit
+from compression_audit.core.config import load_params
 
 app = typer.Typer(add_completion=False)
 

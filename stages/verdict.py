@@ -5,9 +5,9 @@ from typing import Annotated
 
 import typer
 
-from compression_audit.cli import DatasetOption, MetricsOption, ModelOption, ParamsOption, user_errors_exit
-from compression_audit.config import load_params
-from compression_audit.gate import cell_verdict
+from compression_audit.core.cli import DatasetOption, MetricsOption, ModelOption, ParamsOption, user_errors_exit
+from compression_audit.core.config import load_params
+from compression_audit.report.verdict import cell_verdict
 
 app = typer.Typer(add_completion=False)
 

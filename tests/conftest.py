@@ -16,11 +16,15 @@ import pytest
 import yaml
 from PIL import Image
 
-from compression_audit.bench_pipeline import PROJECT_FILES, interpreter_env, prepare
-from compression_audit.datasets import DATASETS
-from compression_audit.fetch import LOCAL_DIR_ENV
+from compression_audit.data.datasets import DATASETS
+from compression_audit.data.fetch import LOCAL_DIR_ENV
 
 REPO = Path(__file__).resolve().parents[1]
+# The benchmark suite's helpers (a project copy in a fresh git repository) live beside its scripts, outside the
+# installed package; the end-to-end tests build their projects with the same code.
+sys.path.insert(0, str(REPO / "benchmarks"))
+from bench_pipeline import PROJECT_FILES, interpreter_env, prepare  # noqa: E402
+
 BIN = Path(sys.executable).parent
 DVC = str(BIN / "dvc")
 

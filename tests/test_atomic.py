@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from compression_audit.atomic import atomic_dir, atomic_path, write_json
+from compression_audit.core.atomic import atomic_dir, atomic_path, write_json
 
 
 def test_failed_write_leaves_nothing(tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from compression_audit.augment import CropFlipSampler, to_float_nchw
+from compression_audit.data.augment import CropFlipSampler, to_float_nchw
 
 
 def _images(n=6, h=8, w=8):

@@ -158,8 +158,8 @@ PREPARED: list[Path] = []  # filled from the fixture for the cases that need dat
 
 
 def checkpoint(tmp: Path, arch="lenet5", classes=10) -> Path:
-    from compression_audit.checkpoint import save_checkpoint
-    from compression_audit.models import Classifier
+    from compression_audit.models.checkpoint import save_checkpoint
+    from compression_audit.models.networks import Classifier
     path = tmp / "models" / f"{arch}-{classes}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(path, Classifier(arch, classes, (0.5,) * 3, (0.25,) * 3), tuple(map(str, range(classes))), {})
@@ -212,8 +212,8 @@ def prune(tmp: Path, baseline: Path, model="lenet5"):
 
 def predict(tmp: Path, source: Path, variant="pruned", corrupted=True):
     """The predict stage on ``source``; with a valid corrupted set unless ``corrupted`` is False (it is checked first)."""
-    from compression_audit.config import load_params
-    from compression_audit.corrupted_data import make_corrupted
+    from compression_audit.core.config import load_params
+    from compression_audit.data.corrupt import make_corrupted
 
     params = params_file(tmp, lambda raw: raw["corruptions"].update({"images": 20}))
     if corrupted:

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 import yaml
+from bench_pipeline import _absolute_data_dir, prepare, quick_params  # conftest puts benchmarks/ on sys.path
 from conftest import REPO
 
-from compression_audit.bench_pipeline import _absolute_data_dir, prepare, quick_params
-from compression_audit.config import load_params
-from compression_audit.errors import UserError
+from compression_audit.core.config import load_params
+from compression_audit.core.errors import UserError
 
 
 def test_quick_params_keep_everything_but_the_model_matrix(tmp_path):

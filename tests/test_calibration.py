@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from compression_audit.calibration import ece_at, fit_temperature, nll, no_optimum
-from compression_audit.errors import UserError
+from compression_audit.core.errors import UserError
+from compression_audit.measure.calibration import ece_at, fit_temperature, nll, no_optimum
 
 
 def calibrated(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -3,9 +3,9 @@ import pickle
 import pytest
 import torch
 
-from compression_audit.checkpoint import load_checkpoint, load_classifier, save_checkpoint
-from compression_audit.errors import UserError
-from compression_audit.models import Classifier
+from compression_audit.core.errors import UserError
+from compression_audit.models.checkpoint import load_checkpoint, load_classifier, save_checkpoint
+from compression_audit.models.networks import Classifier
 
 
 class Payload:

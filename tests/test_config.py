@@ -4,7 +4,7 @@ import pytest
 import yaml
 from conftest import REPO
 
-from compression_audit.config import ConfigError, load_params
+from compression_audit.core.config import ConfigError, load_params
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 import torch
 from conftest import DVC, plan, ran, restored, sh, tiny_project, user_env
 

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from bench_pipeline import prepare
 from conftest import DVC, REPO, ran, sh, tiny_params, user_env
 from test_own_data import CLASSES, make_shapes
-
-from compression_audit.bench_pipeline import prepare
 
 pytestmark = pytest.mark.e2e
 

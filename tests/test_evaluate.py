@@ -11,18 +11,18 @@ import yaml
 from conftest import REPO
 from test_quantization import trained_like
 
-from compression_audit.checkpoint import save_checkpoint
-from compression_audit.config import load_params
-from compression_audit.corrupted_data import load_corrupted, make_corrupted
-from compression_audit.datasets import DATASETS
-from compression_audit.errors import UserError
-from compression_audit.evaluate import evaluate_pair
-from compression_audit.metrics import Predictions
-from compression_audit.predict import predict_cell
-from compression_audit.predictions import read_predictions, write_predictions
-from compression_audit.prepared import PreparedData, save_prepared
-from compression_audit.quantization import QuantSpec, calibrate_twin, convert_to_int8, save_quantized
-from compression_audit.robustness import load_corrupted_predictions
+from compression_audit.compress.quantization import QuantSpec, calibrate_twin, convert_to_int8, save_quantized
+from compression_audit.core.config import load_params
+from compression_audit.core.errors import UserError
+from compression_audit.data.corrupt import load_corrupted, make_corrupted
+from compression_audit.data.datasets import DATASETS
+from compression_audit.data.prepared import PreparedData, save_prepared
+from compression_audit.measure.evaluate import evaluate_pair
+from compression_audit.measure.metrics import Predictions
+from compression_audit.measure.predict import predict_cell
+from compression_audit.measure.predictions import read_predictions, write_predictions
+from compression_audit.measure.robustness import load_corrupted_predictions
+from compression_audit.models.checkpoint import save_checkpoint
 
 NAMES = DATASETS["cifar10"].class_names
 
@@ -89,7 +89,7 @@ def test_predictions_match_the_model_and_open_in_pandas(cell):
 
 def test_population_member_skips_the_raw_speed_run(cell, monkeypatch):
     root, params, data, base, int8 = cell
-    import compression_audit.predict as predict_module
+    import compression_audit.measure.predict as predict_module
 
     def no_timing(*args, **kwargs):
         raise AssertionError("raw inference was timed")

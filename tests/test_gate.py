@@ -10,9 +10,19 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from compression_audit.config import GateConfig, load_params
-from compression_audit.gate import CRITERIA, FAIL, NO_DATA, NO_FLOOR, PASS, Measures, cell_verdict, judge, measures
-from compression_audit.gate_cli import app
+from compression_audit.command import app
+from compression_audit.core.config import GateConfig, load_params
+from compression_audit.report.verdict import (
+    CRITERIA,
+    FAIL,
+    NO_DATA,
+    NO_FLOOR,
+    PASS,
+    Measures,
+    cell_verdict,
+    judge,
+    measures,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 GATE = GateConfig(max_accuracy_drop_pp=1.0, max_flip_pct=5.0, max_flip_x_noise=0.5, max_class_drop_pp=5.0,
@@ -219,7 +229,7 @@ def test_gate_command_errors_are_never_a_pass_or_fail(tmp_path):
 def test_gate_params_are_strict(tmp_path):
     import yaml
 
-    from compression_audit.config import ConfigError
+    from compression_audit.core.config import ConfigError
 
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["gate"]["max_flip_pct"] = 150

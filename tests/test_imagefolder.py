@@ -3,9 +3,9 @@ import pytest
 from conftest import make_archive, make_tree
 from PIL import Image
 
-from compression_audit.datasets import DATASETS
-from compression_audit.errors import UserError
-from compression_audit.imagefolder import find_local_source, import_local, sha256_of
+from compression_audit.core.errors import UserError
+from compression_audit.data.datasets import DATASETS
+from compression_audit.data.imagefolder import find_local_source, import_local, sha256_of
 
 CIFAR = DATASETS["cifar10"]
 GTSRB = DATASETS["gtsrb"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from compression_audit.metrics import (
+from compression_audit.measure.metrics import (
     Predictions,
     bootstrap_interval,
     brier_score,

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from compression_audit.errors import UserError
-from compression_audit.models import MODELS, Classifier, count_parameters, get_model
+from compression_audit.core.errors import UserError
+from compression_audit.models.networks import MODELS, Classifier, count_parameters, get_model
 
 # The study's sizes (10 classes): LeNet-5 ~62k, SqueezeNet ~750k, ResNet-18 ~11M.
 STUDY_PARAMS = {"lenet5": (62_006, 0.0), "squeezenet": (750_000, 0.05), "resnet18": (11_170_000, 0.02)}

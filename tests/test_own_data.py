@@ -13,10 +13,10 @@ import yaml
 from conftest import make_archive
 from PIL import Image
 
-from compression_audit.config import ConfigError, load_params
-from compression_audit.errors import UserError
-from compression_audit.imagefolder import import_own
-from compression_audit.models import Classifier, build_own, declare_builders, known_models
+from compression_audit.core.config import ConfigError, load_params
+from compression_audit.core.errors import UserError
+from compression_audit.data.imagefolder import import_own
+from compression_audit.models.networks import Classifier, build_own, declare_builders, known_models
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ("circle", "square", "triangle")

@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from compression_audit.population import (exemplars, member_change, modal_prediction, normalised_recall, spread,
-                                          welch_per_class)
+from compression_audit.measure.population_stats import (
+    exemplars,
+    member_change,
+    modal_prediction,
+    normalised_recall,
+    spread,
+    welch_per_class,
+)
 
 
 def onehot_probs(pred, k, p=0.9):
@@ -131,10 +137,11 @@ def test_spread():
 def test_member_robustness_compares_each_seed_with_its_own_baseline(tmp_path):
     """Hand-made corrupted predictions (1 corruption x 2 severities x 4 images) in the stages' layout: seed 0's
     files in the cell's folder, seed 1's under _population/; each member is scored against its own seed."""
-    from compression_audit.compare_population import MEMBERS, member_robustness
-    from compression_audit.config import load_params
-    from compression_audit.robustness import save_corrupted_predictions
     from conftest import REPO
+
+    from compression_audit.core.config import load_params
+    from compression_audit.measure.population import MEMBERS, member_robustness
+    from compression_audit.measure.robustness import save_corrupted_predictions
 
     params = load_params(REPO / "params.yaml")
     assert params.population_seeds == (0, 1)

@@ -3,10 +3,10 @@ import copy
 import pytest
 import torch
 
-from compression_audit import prune as prune_stage
-from compression_audit.config import PruneConfig
-from compression_audit.models import Classifier
-from compression_audit.pruning import amount_grid, prunable_layers, prune_model, sparsity
+from compression_audit.compress import prune as prune_stage
+from compression_audit.compress.pruning import amount_grid, prunable_layers, prune_model, sparsity
+from compression_audit.core.config import PruneConfig
+from compression_audit.models.networks import Classifier
 
 
 def model(arch="lenet5", seed=0):
@@ -98,7 +98,7 @@ def test_finetune_keeps_the_mask_and_changes_survivors():
     from conftest import REPO
     from test_training import CPU, tiny_data
 
-    from compression_audit.config import load_params
+    from compression_audit.core.config import load_params
 
     params = load_params(REPO / "params.yaml")
     params = dataclasses.replace(

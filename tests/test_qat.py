@@ -5,13 +5,20 @@ import dataclasses
 
 import pytest
 import torch
+from test_training import AUG, CPU, tiny_data
+from test_training import HP as TRAIN_HP
 
-from compression_audit.device import resolve_runtime
-from compression_audit.models import Classifier
-from compression_audit.qat import qat_finetune
-from compression_audit.quantization import QuantSpec, calibrate_twin, convert_to_int8, max_levels_per_channel, quantized_weights
-from compression_audit.training import fit
-from test_training import AUG, CPU, HP as TRAIN_HP, tiny_data
+from compression_audit.compress.qat import qat_finetune
+from compression_audit.compress.quantization import (
+    QuantSpec,
+    calibrate_twin,
+    convert_to_int8,
+    max_levels_per_channel,
+    quantized_weights,
+)
+from compression_audit.core.device import resolve_runtime
+from compression_audit.models.networks import Classifier
+from compression_audit.models.training import fit
 
 HP = dataclasses.replace(TRAIN_HP, epochs=4)
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from compression_audit.datasets import DATASETS
-from compression_audit.imagefolder import find_local_source, import_local
-from compression_audit.prepared import prepare
-from compression_audit.splits import split_by_group
+from compression_audit.data.datasets import DATASETS
+from compression_audit.data.imagefolder import find_local_source, import_local
+from compression_audit.data.prepared import prepare
+from compression_audit.data.splits import split_by_group
 
 SHARED = REPO.parent / "shared" / "datasets"
 SHA256 = {

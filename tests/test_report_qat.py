@@ -4,9 +4,9 @@ import dataclasses
 
 from conftest import REPO
 
-from compression_audit.config import QuantVariant, load_params
-from compression_audit.report import Cell, Comparison
-from compression_audit.report_page import qat_pairs
+from compression_audit.core.config import QuantVariant, load_params
+from compression_audit.report.collect import Cell, Comparison
+from compression_audit.report.report import qat_pairs
 
 
 def cell_with(*variants):

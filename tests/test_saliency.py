@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from compression_audit.device import resolve_runtime
-from compression_audit.models import Classifier
-from compression_audit.saliency import (
+from compression_audit.core.device import resolve_runtime
+from compression_audit.data.splits import stratified_subset
+from compression_audit.measure.attribution import (
     attribute,
     mad_percent,
     mean_interval,
@@ -15,7 +15,7 @@ from compression_audit.saliency import (
     spearman,
     top_overlap,
 )
-from compression_audit.splits import stratified_subset
+from compression_audit.models.networks import Classifier
 
 CPU = resolve_runtime("cpu", "fp32")
 

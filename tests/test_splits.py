@@ -1,6 +1,6 @@
 import numpy as np
 
-from compression_audit.splits import split_by_group
+from compression_audit.data.splits import split_by_group
 
 
 def _gtsrb_like(n_classes=5, tracks=10, per_track=30):

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from compression_audit import training
-from compression_audit.config import AugmentConfig, ModelHParams
-from compression_audit.device import resolve_runtime
-from compression_audit.models import Classifier
-from compression_audit.prepared import PreparedData
-from compression_audit.training import TrainingDiverged, fit, lr_at
+from compression_audit.core.config import AugmentConfig, ModelHParams
+from compression_audit.core.device import resolve_runtime
+from compression_audit.data.prepared import PreparedData
+from compression_audit.models import training
+from compression_audit.models.networks import Classifier
+from compression_audit.models.training import TrainingDiverged, fit, lr_at
 
 HP = ModelHParams(epochs=3, batch_size=16, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.0005,
                   label_smoothing=0.0, warmup_fraction=0.2)
