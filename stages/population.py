@@ -25,19 +25,15 @@ app = typer.Typer(add_completion=False)
 def main(
     dataset: DatasetOption,
     model: ModelOption,
-    predictions: Annotated[Path, typer.Option(
-        help="The cell's predictions directory: the first seed's models, the other seeds' under _population/.")],
-    saliency: Annotated[Path, typer.Option(
-        help="The cell's saliency directory: the first seed's comparisons, the other seeds' under _population/.")],
-    corrupted: Annotated[Path, typer.Option(
-        help="The cell's corrupted-set predictions directory: the first seed's models, the other seeds' under _population/.")],
+    reports: Annotated[Path, typer.Option(
+        help="The pipeline's reports folder: every seed's predictions, corrupted-set predictions and saliency records.")],
     data: DataOption,
     details: Annotated[Path, typer.Option(help="JSON with every seed's numbers, Welch tests and CIEs to write.")],
     metrics: MetricsOption,
     gallery: Annotated[Path, typer.Option(help="PNG of compression-identified exemplars to write.")],
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
-    population(load_params(params), dataset, model, predictions, saliency, corrupted, data, details, metrics, gallery)
+    population(load_params(params), dataset, model, reports, data, details, metrics, gallery)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,12 @@ app = typer.Typer(add_completion=False)
 def main(
     dataset: DatasetOption,
     model: ModelOption,
-    evaluate_dir: Annotated[Path, typer.Option(help="The cell's evaluate outputs (reports/evaluate/<cell>).")],
-    saliency_dir: Annotated[Path, typer.Option(help="The cell's saliency outputs (reports/saliency/<cell>).")],
+    reports: Annotated[Path, typer.Option(help="The pipeline's reports folder: the cell's evaluate and saliency outputs.")],
     details: Annotated[Path, typer.Option(help="JSON with every criterion's value, threshold, noise floor and status.")],
     metrics: MetricsOption,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
-    cell_verdict(load_params(params), dataset, model, evaluate_dir, saliency_dir, details, metrics)
+    cell_verdict(load_params(params), dataset, model, reports, details, metrics)
 
 
 if __name__ == "__main__":

@@ -115,17 +115,18 @@ def _klass(i, name, delta, significant):
     return {"class": i, "name": name, "delta_pp": delta, "significant": significant}
 
 
-def write_cell(root: Path, variants: dict[str, tuple[dict, float]]) -> tuple[Path, Path]:
-    ev, sal = root / "evaluate", root / "saliency"
+def write_cell(reports: Path, variants: dict[str, tuple[dict, float]]) -> Path:
+    """The evaluate and saliency outputs of cell gtsrb-lenet5 under ``reports``, where dvc.yaml puts them."""
+    ev, sal = reports / "evaluate" / "gtsrb-lenet5", reports / "saliency" / "gtsrb-lenet5"
     ev.mkdir(parents=True)
     sal.mkdir(parents=True)
     for name, (details, mad) in variants.items():
         (ev / f"{name}-details.json").write_text(json.dumps(details))
         (sal / f"{name}.json").write_text(json.dumps({"saliency": {"mad_pct": mad}}))
-    return ev, sal
+    return reports
 
 
-def hand_made_cell(root: Path, with_floor: bool = True) -> tuple[Path, Path]:
+def hand_made_cell(root: Path, with_floor: bool = True) -> Path:
     """A cell whose w8a8 passes the default gate and whose pruned model fails two criteria by known margins."""
     floor = _details(0.3, 0.10, 0.04, 0.001, [_klass(0, "a", -2.0, False), _klass(1, "b", 2.0, False)])
     good = _details(-0.2, 0.02, 0.01, 0.002, [_klass(0, "a", 1.0, False), _klass(1, "b", -1.0, False)])
@@ -139,8 +140,8 @@ def hand_made_cell(root: Path, with_floor: bool = True) -> tuple[Path, Path]:
 
 def test_cell_verdict_from_hand_made_outputs(tmp_path):
     params = load_params(REPO / "params.yaml")
-    ev, sal = hand_made_cell(tmp_path / "cell")
-    full = cell_verdict(params, "gtsrb", "lenet5", ev, sal, tmp_path / "v-details.json", tmp_path / "v.json")
+    reports = hand_made_cell(tmp_path / "reports")
+    full = cell_verdict(params, "gtsrb", "lenet5", reports, tmp_path / "v-details.json", tmp_path / "v.json")
     assert full["noise_floor"] == "seed1" and set(full["variants"]) == {"w8a8", "w4a8", "w8a8_qat", "w4a8_qat", "pruned", "pruned_w8a8"}
     pruned = full["variants"]["pruned"]
     # 6 % flips vs a 10 % floor = 0.6x passes; 3 % negative flips > 2 %; the largest *significant* drop is class a
@@ -160,9 +161,8 @@ def test_cell_verdict_from_hand_made_outputs(tmp_path):
 
 def _reports_with_verdict(tmp_path: Path) -> Path:
     params = load_params(REPO / "params.yaml")
-    ev, sal = hand_made_cell(tmp_path / "cell")
-    reports = tmp_path / "reports"
-    cell_verdict(params, "gtsrb", "lenet5", ev, sal, reports / "verdict/gtsrb-lenet5-details.json",
+    reports = hand_made_cell(tmp_path / "reports")
+    cell_verdict(params, "gtsrb", "lenet5", reports, reports / "verdict/gtsrb-lenet5-details.json",
                  reports / "verdict/gtsrb-lenet5.json")
     return reports
 

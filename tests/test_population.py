@@ -135,12 +135,13 @@ def test_spread():
 
 
 def test_member_robustness_compares_each_seed_with_its_own_baseline(tmp_path):
-    """Hand-made corrupted predictions (1 corruption x 2 severities x 4 images) in the stages' layout: seed 0's
+    """Hand-made corrupted predictions (1 corruption x 2 severities x 4 images) where dvc.yaml puts them: seed 0's
     files in the cell's folder, seed 1's under _population/; each member is scored against its own seed."""
     from conftest import REPO
 
     from compression_audit.core.config import load_params
-    from compression_audit.measure.population import MEMBERS, member_robustness
+    from compression_audit.core.layout import Layout
+    from compression_audit.measure.population import member_robustness
     from compression_audit.measure.robustness import save_corrupted_predictions
 
     params = load_params(REPO / "params.yaml")
@@ -153,15 +154,17 @@ def test_member_robustness_compares_each_seed_with_its_own_baseline(tmp_path):
         path.parent.mkdir(parents=True, exist_ok=True)
         save_corrupted_predictions(path, np.array(preds)[None], labels[indices], indices, kinds)
 
-    save(tmp_path / "seed0.npz", [[0, 1, 2, 0], [0, 1, 2, 1]])  # 100 %, 75 %
-    save(tmp_path / "seed1.npz", [[0, 1, 0, 0], [0, 1, 0, 0]])  # 75 %, 75 %
-    save(tmp_path / "w4a8.npz", [[0, 2, 2, 0], [1, 1, 2, 1]])  # seed 0's variant: 75 %, 50 %
-    save(tmp_path / MEMBERS / "seed1" / "w4a8.npz", [[0, 1, 0, 0], [0, 1, 0, 0]])  # seed 1's: as its baseline
+    cell = tmp_path / "predictions-corrupted" / "gtsrb-lenet5"
+    save(cell / "seed0.npz", [[0, 1, 2, 0], [0, 1, 2, 1]])  # 100 %, 75 %
+    save(cell / "seed1.npz", [[0, 1, 0, 0], [0, 1, 0, 0]])  # 75 %, 75 %
+    save(cell / "w4a8.npz", [[0, 2, 2, 0], [1, 1, 2, 1]])  # seed 0's variant: 75 %, 50 %
+    save(cell / "_population" / "seed1" / "w4a8.npz", [[0, 1, 0, 0], [0, 1, 0, 0]])  # seed 1's: as its baseline
     clean = np.array([[0, 1, 2, 0, 1, 2], [0, 1, 2, 0, 1, 1]])
-    got = member_robustness(params, tmp_path, "w4a8", labels, clean, clean)
+    layout = Layout(params.seeds[0], tmp_path)
+    got = member_robustness(params, layout, "gtsrb-lenet5", "w4a8", labels, clean, clean)
     # seed 0: errors (25 + 50) / 2 = 37.5 %, its baseline's 12.5 %: excess 25 pp; one flip of 4 per severity
     assert got[0] == {"mce_pct": 37.5, "excess_error_pp": 25.0, "corrupted_flip_rate": 0.25}
     # seed 1 against seed 1's baseline, not seed 0's: no excess, no flips
     assert got[1] == {"mce_pct": 25.0, "excess_error_pp": 0.0, "corrupted_flip_rate": 0.0}
     with pytest.raises(Exception, match="not from this cell's test set"):
-        member_robustness(params, tmp_path, "w4a8", labels[::-1].copy(), clean, clean)
+        member_robustness(params, layout, "gtsrb-lenet5", "w4a8", labels[::-1].copy(), clean, clean)

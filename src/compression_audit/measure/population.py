@@ -1,8 +1,8 @@
 """The population stage's work: every seed's baseline and its compressed variants, as populations.
 
 Reads each member's test predictions (the first seed's from the predict stages, the other seeds' from the
-predict_population stages, under the cell's ``_population/`` folder), corrupted-set predictions (laid out the same
-way) and saliency comparisons (likewise, from the saliency and saliency_population stages), and writes per variant:
+predict_population stages), corrupted-set predictions and saliency comparisons (from the saliency and
+saliency_population stages), wherever core.layout says they are, and writes per variant:
 each seed's change against its own baseline (saliency MAD and robustness under corruptions included) and the spread
 over seeds, the per-class Welch t-test on normalised recall, the compression-identified exemplars
 (CIEs) with the populations' accuracy on them, and a gallery of CIEs with class names.
@@ -10,6 +10,7 @@ over seeds, the per-class Welch t-test on normalised recall, the compression-ide
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from compression_audit.core.atomic import write_json
 from compression_audit.core.config import Params
 from compression_audit.core.device import environment
 from compression_audit.core.errors import UserError
+from compression_audit.core.layout import BASELINE, Layout, cell_name
 from compression_audit.core.figures import exemplar_gallery
 from compression_audit.core.outputs import read_stage_json
 from compression_audit.core.progress import log
@@ -34,28 +36,16 @@ from compression_audit.measure.population_stats import (
 from compression_audit.measure.predictions import read_predictions
 from compression_audit.measure.robustness import compare_corrupted, load_corrupted_predictions
 
-MEMBERS = "_population"  # the other seeds' predictions, in the cell's folder; pyarrow skips "_" folders
+def _members(params: Params, path_of: Callable[[int], Path]) -> list[tuple[int, Path]]:
+    """(seed, file) for every seed of the population, the file given by the layout for that seed."""
+    return [(seed, path_of(seed)) for seed in params.population_seeds]
 
 
-def member_paths(params: Params, folder: Path, variant: str, suffix: str = ".parquet") -> list[tuple[int, Path]]:
-    """(seed, file) of ``variant`` for every seed of the population, in a cell's predictions (or saliency) folder;
-    "baseline": each seed's own predictions."""
-    out = []
-    for seed in params.population_seeds:
-        if variant == "baseline":
-            out.append((seed, folder / f"seed{seed}{suffix}"))
-        elif seed == params.seeds[0]:
-            out.append((seed, folder / f"{variant}{suffix}"))
-        else:
-            out.append((seed, folder / MEMBERS / f"seed{seed}" / f"{variant}{suffix}"))
-    return out
-
-
-def member_mads(params: Params, saliency: Path, variant: str) -> list[float]:
+def member_mads(params: Params, layout: Layout, cell: str, variant: str) -> list[float]:
     """Each seed's saliency MAD (%, saliency.methods' first) of ``variant`` against that seed's own baseline."""
     method = params.saliency.methods[0]
     out = []
-    for _, path in member_paths(params, saliency, variant, ".json"):
+    for _, path in _members(params, lambda s: layout.saliency_record(cell, variant, s)):
         record = read_stage_json(path, "saliency", "the population stage")
         if method not in record:
             raise UserError(f"{path} has no {method} maps (saliency.methods changed?); rerun `dvc repro`")
@@ -63,13 +53,13 @@ def member_mads(params: Params, saliency: Path, variant: str) -> list[float]:
     return out
 
 
-def member_robustness(params: Params, corrupted: Path, variant: str, labels: np.ndarray, base_pred: np.ndarray,
-                      comp_pred: np.ndarray) -> list[dict]:
+def member_robustness(params: Params, layout: Layout, cell: str, variant: str, labels: np.ndarray,
+                      base_pred: np.ndarray, comp_pred: np.ndarray) -> list[dict]:
     """Each seed's variant against that seed's own baseline on the same corrupted images (robustness.compare_corrupted,
     the evaluate stage's numbers for the first seed): mCE, excess error and flip rate under corruption."""
     out = []
-    pairs = zip(member_paths(params, corrupted, "baseline", ".npz"), member_paths(params, corrupted, variant, ".npz"),
-                base_pred, comp_pred)
+    pairs = zip(_members(params, lambda s: layout.corrupted_predictions(cell, BASELINE, s)),
+                _members(params, lambda s: layout.corrupted_predictions(cell, variant, s)), base_pred, comp_pred)
     for (_, b_path), (_, c_path), pred_b, pred_c in pairs:
         b, c = load_corrupted_predictions(b_path), load_corrupted_predictions(c_path)
         if not drawn_from(labels, b["indices"], b["labels"]):
@@ -93,12 +83,14 @@ def _read_all(files: list[tuple[int, Path]], labels: np.ndarray | None, names: l
     return preds, labels, names
 
 
-def population(params: Params, dataset: str, arch: str, predictions: Path, saliency: Path, corrupted: Path,
-                       data_dir: Path, details: Path, metrics: Path, gallery: Path) -> dict:
+def population(params: Params, dataset: str, arch: str, reports: Path, data_dir: Path, details: Path, metrics: Path,
+               gallery: Path) -> dict:
+    """Compare every population variant of one cell over all seeds, from the stages' outputs under ``reports``."""
     params.dataset(dataset)
     params.model(arch)
     seeds = list(params.population_seeds)
-    base, labels, names = _read_all(member_paths(params, predictions, "baseline"), None, None)
+    layout, cell = Layout(params.seeds[0], reports), cell_name(dataset, arch)
+    base, labels, names = _read_all(_members(params, lambda s: layout.predictions(cell, BASELINE, s)), None, None)
     k = len(names)
     log(f"population {dataset}/{arch}: seeds {seeds}, {len(params.population.variants)} variants, "
         f"{len(labels)} test images")
@@ -107,11 +99,11 @@ def population(params: Params, dataset: str, arch: str, predictions: Path, salie
     base_recall = np.stack([normalised_recall(p, labels, k) for p in base_pred])
     result, headline, rows = {}, {}, []
     for variant in params.population.variants:
-        comp, _, _ = _read_all(member_paths(params, predictions, variant), labels, names)
+        comp, _, _ = _read_all(_members(params, lambda s: layout.predictions(cell, variant, s)), labels, names)
         comp_pred = np.stack([p.prediction for p in comp])
         changes = [{"seed": s, **member_change(b, c, labels, k), "saliency_mad_pct": mad, **robust}
-                   for s, b, c, mad, robust in zip(seeds, base_pred, comp_pred, member_mads(params, saliency, variant),
-                                                   member_robustness(params, corrupted, variant, labels, base_pred,
+                   for s, b, c, mad, robust in zip(seeds, base_pred, comp_pred, member_mads(params, layout, cell, variant),
+                                                   member_robustness(params, layout, cell, variant, labels, base_pred,
                                                                      comp_pred))]
         for ch in changes:
             ch["largest_class_name"] = names[ch["largest_class"]]

@@ -14,6 +14,7 @@ import pandas as pd
 
 from compression_audit.core.config import Params, is_noise_floor
 from compression_audit.core.errors import UserError
+from compression_audit.core.layout import Layout, cell_name
 from compression_audit.core.outputs import read_stage_json
 
 # The study's headline findings (SafeAI 2022), as DESIGN.md §1 and the report's "study vs this run" table state them.
@@ -78,44 +79,43 @@ def collect(params: Params, reports: Path) -> tuple[list[Cell], list[str]]:
     lacks another stage's output is an error naming the file and the stage that makes it.
     """
     cells, not_run = [], []
+    layout = Layout(params.seeds[0], reports)
     for dataset in params.datasets:
         for model in params.models:
-            name = f"{dataset}-{model}"
-            if not (reports / "train" / f"{name}-seed{params.seeds[0]}.json").is_file():
+            name = cell_name(dataset, model)
+            if not layout.train_record(name, params.seeds[0]).is_file():
                 not_run.append(name)
                 continue
-            train = {s: _json(reports / "train" / f"{name}-seed{s}.json", "train") for s in params.seeds
-                     if (reports / "train" / f"{name}-seed{s}.json").is_file() or s == params.seeds[0]}
-            prune = _json(reports / "prune" / f"{name}.json", "prune")
+            train = {s: _json(layout.train_record(name, s), "train") for s in params.seeds
+                     if layout.train_record(name, s).is_file() or s == params.seeds[0]}
+            prune = _json(layout.prune_record(name), "prune")
             quant_names = [*params.quantize.variants, f"pruned_{params.quantize.after_pruning}"]
-            quantize = {q: _json(reports / "quantize" / f"{name}-{q}.json", "quantize") for q in quant_names}
+            quantize = {q: _json(layout.quantize_record(name, q), "quantize") for q in quant_names}
             cell = Cell(dataset, model, train, prune, quantize)
             for variant in params.evaluate.variants:
-                ev = reports / "evaluate" / name
-                sal = reports / "saliency" / name
-                if not (ev / f"{variant}.json").is_file():
+                if not layout.evaluate_record(name, variant).is_file():
                     not_run.append(f"{name} {variant}")  # never evaluated (a partial `dvc repro`)
                     continue
-                samples_path = sal / f"{variant}-samples.parquet"
+                samples_path = layout.saliency_samples(name, variant)
                 if not samples_path.is_file():
                     raise UserError(f"{samples_path} is missing; run `dvc repro` so the saliency stage makes it before the report")
                 cell.comparisons[variant] = Comparison(
                     variant=variant,
-                    details=_json(ev / f"{variant}-details.json", "evaluate"),
-                    headline=_json(ev / f"{variant}.json", "evaluate"),
-                    saliency=_json(sal / f"{variant}-details.json", "saliency"),
+                    details=_json(layout.evaluate_details(name, variant), "evaluate"),
+                    headline=_json(layout.evaluate_record(name, variant), "evaluate"),
+                    saliency=_json(layout.saliency_details(name, variant), "saliency"),
                     saliency_samples=pd.read_parquet(samples_path),
-                    saliency_figure=sal / f"{variant}.png",
+                    saliency_figure=layout.saliency_figure(name, variant),
                 )
             if cell.comparisons:
                 for variant in (params.baseline, *cell.comparisons):
-                    cell.predict[variant] = _json(reports / "predict" / name / f"{variant}.json", "predict")
+                    cell.predict[variant] = _json(layout.predict_record(name, variant), "predict")
                 if any(not is_noise_floor(v) for v in cell.comparisons):
-                    cell.verdict = _json(reports / "verdict" / f"{name}-details.json", "verdict")
-                population = reports / "population" / f"{name}-details.json"
+                    cell.verdict = _json(layout.verdict_details(name), "verdict")
+                population = layout.population_details(name)
                 if population.is_file():  # absent after a partial `dvc repro`; the section then says so
                     cell.population = _json(population, "population")
-                    cell.population_gallery = reports / "population" / f"{name}-exemplars.png"
+                    cell.population_gallery = layout.population_gallery(name)
                 cells.append(cell)
             else:
                 not_run.append(name)

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from compression_audit.core.atomic import write_json
 from compression_audit.core.config import GateConfig, Params, is_noise_floor
 from compression_audit.core.errors import UserError
+from compression_audit.core.layout import Layout, cell_name, verdict_files, verdict_folder
 from compression_audit.core.outputs import read_stage_json
 from compression_audit.core.progress import log
 
@@ -134,20 +135,22 @@ def _read(path: Path, stage: str) -> dict[str, Any]:
     return read_stage_json(path, stage, "the verdict")
 
 
-def cell_verdict(params: Params, dataset: str, model: str, evaluate_dir: Path, saliency_dir: Path,
-                 details_out: Path, metrics_out: Path) -> dict[str, Any]:
-    """Judge every compressed variant of one cell; write the full table and the compact per-variant verdicts."""
+def cell_verdict(params: Params, dataset: str, model: str, reports: Path, details_out: Path,
+                 metrics_out: Path) -> dict[str, Any]:
+    """Judge every compressed variant of one cell from its evaluate and saliency outputs under ``reports``; write
+    the full table and the compact per-variant verdicts."""
     params.dataset(dataset)
     params.model(model)
     method = params.saliency.methods[0]
+    layout, cell = Layout(params.seeds[0], reports), cell_name(dataset, model)
 
     def comparison(variant: str) -> Measures:
-        sal = saliency_dir / f"{variant}.json"
-        return measures(_read(evaluate_dir / f"{variant}-details.json", "evaluate"),
+        sal = layout.saliency_record(cell, variant)
+        return measures(_read(layout.evaluate_details(cell, variant), "evaluate"),
                         _read(sal, "saliency") if sal.is_file() else None, method)
 
     floors = [v for v in params.evaluate.variants if is_noise_floor(v)]
-    floor_name = next((v for v in floors if (evaluate_dir / f"{v}-details.json").is_file()), None)
+    floor_name = next((v for v in floors if layout.evaluate_details(cell, v).is_file()), None)
     floor = comparison(floor_name) if floor_name else None
     variants = [v for v in params.evaluate.variants if not is_noise_floor(v)]  # none: an empty verdict
     result = {v: judge(comparison(v), floor, params.gate) for v in variants}
@@ -165,11 +168,10 @@ def cell_verdict(params: Params, dataset: str, model: str, evaluate_dir: Path, s
 
 
 def read_verdicts(reports: Path) -> dict[str, dict[str, Any]]:
-    """Every cell's full verdict table under ``reports/verdict``, by cell name."""
-    folder = reports / "verdict"
-    files = sorted(folder.glob("*-details.json")) if folder.is_dir() else []
+    """Every cell's full verdict table under ``reports``, by cell name."""
+    files = verdict_files(reports)
     if not files:
-        raise UserError(f"no verdict under {folder}; run `dvc repro` (the verdict stage writes it)")
+        raise UserError(f"no verdict under {verdict_folder(reports)}; run `dvc repro` (the verdict stage writes it)")
     out = {}
     for path in files:
         data = _read(path, "verdict")
