@@ -9,10 +9,9 @@ import subprocess
 import numpy as np
 import pytest
 import torch
-import yaml
 from bench_pipeline import prepare
 from conftest import DVC, REPO, ran, sh, tiny_params, user_env
-from test_own_data import CLASSES, make_shapes
+from test_own_data import make_shapes
 
 pytestmark = pytest.mark.e2e
 

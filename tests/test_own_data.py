@@ -16,7 +16,7 @@ from PIL import Image
 from compression_audit.core.config import ConfigError, load_params
 from compression_audit.core.errors import UserError
 from compression_audit.data.imagefolder import import_own
-from compression_audit.models.networks import Classifier, build_own, declare_builders, known_models
+from compression_audit.models.networks import Classifier, build_own
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ("circle", "square", "triangle")
@@ -148,15 +148,14 @@ def test_own_declarations_are_checked(tmp_path, datasets, models, augment, messa
 def test_declared_builder_is_used_and_checked(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)  # builders are imported from the project root, as the stages run
     monkeypatch.setattr(sys, "path", list(sys.path))
-    try:
-        params = load_params(_params(tmp_path, models={"mobile": {**LENET, "builder": "own_models.mobilenet:mobilenet_small"}}))
-        assert params.model("mobile").builder == "own_models.mobilenet:mobilenet_small" and "mobile" in known_models()
-        model = Classifier("mobile", 8, (0.5,) * 3, (0.25,) * 3)
-        assert model.builder == "own_models.mobilenet:mobilenet_small"
-        assert model(torch.rand(4, 3, 32, 32)).shape == (4, 8)
-    finally:
-        declare_builders({})  # later tests see no declared model
-    with pytest.raises(UserError, match="unknown model 'mobile'"):  # a name params.yaml does not declare
+    params = load_params(_params(tmp_path, models={"mobile": {**LENET, "builder": "own_models.mobilenet:mobilenet_small"}}))
+    assert params.model("mobile").builder == "own_models.mobilenet:mobilenet_small"
+    assert params.registry.names() == ["lenet5", "squeezenet", "resnet18", "mobile"]
+    model = Classifier("mobile", 8, (0.5,) * 3, (0.25,) * 3, params.registry)
+    assert model.builder == "own_models.mobilenet:mobilenet_small"
+    assert model(torch.rand(4, 3, 32, 32)).shape == (4, 8)
+    # loading params registers nothing globally: without the project's registry the name is unknown
+    with pytest.raises(UserError, match="unknown model 'mobile'"):
         Classifier("mobile", 8, (0.5,) * 3, (0.25,) * 3)
 
 

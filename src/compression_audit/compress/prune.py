@@ -71,7 +71,8 @@ def prune_cell(params: Params, dataset: str, arch: str, baseline: Path, data_dir
     # fp32 like the quantize stage: the tolerance is judged in the numerics a deployed float model uses
     runtime = resolve_runtime(params.train.device, "fp32", params.train.threads)
     data = load_prepared(data_dir)
-    model, payload = load_classifier(baseline, expect_arch=arch, expect_classes=data.num_classes)
+    model, payload = load_classifier(baseline, expect_arch=arch, expect_classes=data.num_classes,
+                                     registry=params.registry)
     model.to(runtime.device)
     bs = params.train.eval_batch_size
     val, test = _split(data, "val"), _split(data, "test")

@@ -48,7 +48,7 @@ from compression_audit.core.config import activation_qmax
 from compression_audit.core.errors import UserError
 from compression_audit.data.augment import to_float_nchw
 from compression_audit.models.checkpoint import model_header, read_payload, write_payload
-from compression_audit.models.networks import Classifier
+from compression_audit.models.networks import BUILTIN, Classifier, ModelRegistry
 
 # vpmaddubsw, the int8 multiply of CPUs without VNNI, sums two u8 x s8 products into a saturating int16
 INT16_MAX = 32767
@@ -195,14 +195,16 @@ def save_quantized(path: str | Path, float_model: Classifier, twin: torch.nn.Mod
     })
 
 
-def load_quantized(path: str | Path) -> tuple[torch.nn.Module, torch.nn.Module, dict[str, Any]]:
+def load_quantized(path: str | Path, registry: ModelRegistry = BUILTIN
+                   ) -> tuple[torch.nn.Module, torch.nn.Module, dict[str, Any]]:
     """(int8 model, fake-quant twin, payload) of a quantized checkpoint."""
-    return quantized_from_payload(read_payload(path, QUANTIZED_FORMAT, "quantize"))
+    return quantized_from_payload(read_payload(path, QUANTIZED_FORMAT, "quantize", registry), registry)
 
 
-def quantized_from_payload(payload: dict[str, Any]) -> tuple[torch.nn.Module, torch.nn.Module, dict[str, Any]]:
+def quantized_from_payload(payload: dict[str, Any], registry: ModelRegistry = BUILTIN
+                           ) -> tuple[torch.nn.Module, torch.nn.Module, dict[str, Any]]:
     spec = QuantSpec(**{"reduce_range": False, **payload["quant"]})  # checkpoints older than the field used all 8 bits
-    skeleton = Classifier(payload["arch"], payload["num_classes"], payload["mean"], payload["std"]).eval()
+    skeleton = Classifier(payload["arch"], payload["num_classes"], payload["mean"], payload["std"], registry).eval()
     twin = make_twin_skeleton(skeleton, spec)
     twin.load_state_dict(payload["twin_state_dict"])
     int8 = int8_skeleton(skeleton, spec)

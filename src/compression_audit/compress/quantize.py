@@ -47,7 +47,8 @@ def quantize_cell(params: Params, dataset: str, arch: str, variant: str, source:
     cpu = resolve_runtime("cpu", "fp32", params.train.threads)  # int8 kernels run on the CPU only
     twin_runtime = resolve_runtime(params.train.device, "fp32", params.train.threads)
     data = load_prepared(data_dir)
-    model, payload = load_classifier(source, expect_arch=arch, expect_classes=data.num_classes)
+    model, payload = load_classifier(source, expect_arch=arch, expect_classes=data.num_classes,
+                                     registry=params.registry)
     subset = calibration_subset(len(data.labels["val"]), q.calibration_images, q.calibration_seed)
     calib = torch.from_numpy(data.images["val"][subset])
     log(f"quantize {dataset}/{arch} {spec.name}: calibrating on {len(calib)} validation images")

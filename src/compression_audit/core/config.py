@@ -16,11 +16,14 @@ import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 
 from compression_audit.core.errors import UserError
+
+if TYPE_CHECKING:
+    from compression_audit.models.networks import ModelRegistry
 
 T = TypeVar("T")
 
@@ -536,6 +539,13 @@ class Params:
         if variant not in valid:
             raise ConfigError(f"variant {variant!r} is not evaluated; valid: {', '.join(valid)} (params.yaml: evaluate.variants)")
 
+    @property
+    def registry(self) -> ModelRegistry:
+        """The networks this project can build: the built-ins and the own models declared in ``models``."""
+        from compression_audit.models.networks import ModelRegistry  # torch only when a model is built
+
+        return ModelRegistry({name: hp.builder for name, hp in self.models.items() if hp.builder is not None})
+
     def dataset(self, name: str) -> DatasetConfig:
         if name not in self.datasets:
             raise ConfigError(f"dataset {name!r} is not in params.yaml's datasets; valid: {', '.join(self.datasets)}")
@@ -555,8 +565,4 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"params file {path} is not valid YAML: {exc}") from exc
-    params = parse_section(Params, raw, "")
-    from compression_audit.models.networks import declare_builders  # torch only once the params are known to be valid
-
-    declare_builders({name: hp.builder for name, hp in params.models.items() if hp.builder is not None})
-    return params
+    return parse_section(Params, raw, "")

@@ -21,6 +21,7 @@ from compression_audit.core.device import Runtime, resolve_runtime
 from compression_audit.data.augment import to_float_nchw
 from compression_audit.models.checkpoint import FORMAT as FLOAT_FORMAT
 from compression_audit.models.checkpoint import check_header, classifier_from_payload, read_payload
+from compression_audit.models.networks import BUILTIN, ModelRegistry
 from compression_audit.models.perf import images_per_second
 
 
@@ -40,20 +41,20 @@ class LoadedModel:
         return f"{self.runtime.precision} on {self.runtime.device}{', channels_last' if self.channels_last else ''}"
 
 
-def _load_any(path: str | Path, expect_arch: str, expect_classes: int):
+def _load_any(path: str | Path, expect_arch: str, expect_classes: int, registry: ModelRegistry):
     """(float model, None, payload) for a checkpoint or (int8 model, fake-quant twin, payload) for a quantize output."""
-    payload = read_payload(path, (FLOAT_FORMAT, QUANTIZED_FORMAT), "train, prune or quantize")
+    payload = read_payload(path, (FLOAT_FORMAT, QUANTIZED_FORMAT), "train, prune or quantize", registry)
     if payload["format"] == QUANTIZED_FORMAT:
         check_header(path, payload, expect_arch, expect_classes)
-        return quantized_from_payload(payload)
-    model, payload = classifier_from_payload(path, payload, expect_arch, expect_classes)
+        return quantized_from_payload(payload, registry)
+    model, payload = classifier_from_payload(path, payload, expect_arch, expect_classes, registry)
     return model, None, payload
 
 
 def load_model_file(path: str | Path, expect_arch: str, expect_classes: int, device: str, precision: str,
-                    threads: int = 0) -> LoadedModel:
+                    threads: int = 0, registry: ModelRegistry = BUILTIN) -> LoadedModel:
     """Load a train/prune checkpoint or a quantize output and place it on its inference path."""
-    model, twin, payload = _load_any(path, expect_arch, expect_classes)
+    model, twin, payload = _load_any(path, expect_arch, expect_classes, registry)
     if twin is not None:
         return LoadedModel(model, "int8", resolve_runtime("cpu", "fp32", threads), False, payload)
     runtime = resolve_runtime(device, precision, threads)
@@ -86,13 +87,14 @@ def raw_images_per_second(loaded: LoadedModel, batch_size: int, seconds: float) 
                              device=runtime.device, autocast=runtime.autocast())
 
 
-def load_differentiable(path: str | Path, expect_arch: str, expect_classes: int, runtime: Runtime) -> tuple[torch.nn.Module, str]:
+def load_differentiable(path: str | Path, expect_arch: str, expect_classes: int, runtime: Runtime,
+                        registry: ModelRegistry = BUILTIN) -> tuple[torch.nn.Module, str]:
     """(model that has gradients, how it is explained) for a float checkpoint or a quantize output.
 
     int8 kernels have no gradients, so a quantized variant is explained through its fake-quant
     twin, which computes the same quantized function in float arithmetic.
     """
-    model, twin, _payload = _load_any(path, expect_arch, expect_classes)
+    model, twin, _payload = _load_any(path, expect_arch, expect_classes, registry)
     if twin is not None:
         return twin.to(runtime.device).eval(), "fake-quant twin of the int8 model"
     return model.to(runtime.device, memory_format=torch.channels_last).eval(), "float model"

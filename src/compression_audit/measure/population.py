@@ -19,8 +19,8 @@ from compression_audit.core.atomic import write_json
 from compression_audit.core.config import Params
 from compression_audit.core.device import environment
 from compression_audit.core.errors import UserError
-from compression_audit.core.layout import BASELINE, Layout, cell_name
 from compression_audit.core.figures import exemplar_gallery
+from compression_audit.core.layout import BASELINE, Layout, cell_name
 from compression_audit.core.outputs import read_stage_json
 from compression_audit.core.progress import log
 from compression_audit.data.corrupt import drawn_from
@@ -35,6 +35,7 @@ from compression_audit.measure.population_stats import (
 )
 from compression_audit.measure.predictions import read_predictions
 from compression_audit.measure.robustness import compare_corrupted, load_corrupted_predictions
+
 
 def _members(params: Params, path_of: Callable[[int], Path]) -> list[tuple[int, Path]]:
     """(seed, file) for every seed of the population, the file given by the layout for that seed."""

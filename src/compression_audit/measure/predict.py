@@ -42,7 +42,7 @@ def predict_cell(params: Params, dataset: str, arch: str, variant: str, model_pa
     images, labels = data.images["test"], data.labels["test"]
     corrupted = load_corrupted(corrupted_dir, labels, data_dir) if corrupted_dir is not None else None
     loaded = load_model_file(model_path, arch, data.num_classes, params.train.device, params.evaluate.precision,
-                             params.train.threads)
+                             params.train.threads, params.registry)
     log(f"predict {dataset}/{arch} {variant}: {len(labels)} test images, {loaded.path_name}")
     logits, seconds = predict(loaded, images, params.train.eval_batch_size)
     raw = raw_images_per_second(loaded, params.train.eval_batch_size, params.speed.seconds) if raw_speed else None

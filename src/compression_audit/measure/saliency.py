@@ -68,7 +68,7 @@ def _compute(params: Params, dataset: str, arch: str, model_path: Path, images: 
              targets: np.ndarray) -> tuple[dict[str, np.ndarray], dict, str, dict]:
     cfg = params.saliency
     runtime = resolve_runtime(params.train.device, cfg.precision, params.train.threads)
-    model, how = load_differentiable(model_path, arch, num_classes, runtime)
+    model, how = load_differentiable(model_path, arch, num_classes, runtime, params.registry)
     maps, speed = {}, {}
     for method in cfg.methods:
         log(f"saliency {dataset}/{arch} {model_path.stem}: {method} on {len(images)} images ({how}, {runtime.precision})")

@@ -15,7 +15,7 @@ import torch
 
 from compression_audit.core.atomic import atomic_path
 from compression_audit.core.errors import UserError
-from compression_audit.models.networks import Classifier, known_models
+from compression_audit.models.networks import BUILTIN, Classifier, ModelRegistry
 
 FORMAT = "compression-audit/checkpoint-v1"
 
@@ -54,8 +54,10 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
 
-def read_payload(path: str | Path, expected_format: str | tuple[str, ...], made_by: str) -> dict[str, Any]:
-    """A saved payload of ``expected_format`` (or one of several); refuses anything that needs unpickling of code."""
+def read_payload(path: str | Path, expected_format: str | tuple[str, ...], made_by: str,
+                 registry: ModelRegistry = BUILTIN) -> dict[str, Any]:
+    """A saved payload of ``expected_format`` (or one of several) of a model ``registry`` can build; refuses anything
+    that needs unpickling of code."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path} does not exist; run `dvc repro` so the {made_by} stage makes it first")
@@ -71,8 +73,8 @@ def read_payload(path: str | Path, expected_format: str | tuple[str, ...], made_
     formats = (expected_format,) if isinstance(expected_format, str) else expected_format
     if not isinstance(payload, dict) or payload.get("format") not in formats:
         raise UserError(f"{path} is not a {' or '.join(formats)} file; rerun the {made_by} stage that makes it")
-    if payload.get("arch") not in known_models():
-        raise UserError(f"{path} holds unknown architecture {payload.get('arch')!r}; valid: {', '.join(known_models())} "
+    if payload.get("arch") not in registry.names():
+        raise UserError(f"{path} holds unknown architecture {payload.get('arch')!r}; valid: {', '.join(registry.names())} "
                         "(an own model must be declared in params.yaml's models with its builder)")
     return payload
 
@@ -82,16 +84,17 @@ def save_checkpoint(path: str | Path, model: Classifier, class_names: tuple[str,
     write_payload(path, {"format": FORMAT, **model_header(model, class_names, info), "state_dict": state})
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+def load_checkpoint(path: str | Path, registry: ModelRegistry = BUILTIN) -> dict[str, Any]:
     """The raw payload of a float checkpoint."""
-    return read_payload(path, FORMAT, "train or prune")
+    return read_payload(path, FORMAT, "train or prune", registry)
 
 
 def load_classifier(
-    path: str | Path, expect_arch: str | None = None, expect_classes: int | None = None
+    path: str | Path, expect_arch: str | None = None, expect_classes: int | None = None,
+    registry: ModelRegistry = BUILTIN,
 ) -> tuple[Classifier, dict[str, Any]]:
     """Rebuild the model of a checkpoint, checking it is the architecture and class count the caller expects."""
-    return classifier_from_payload(path, load_checkpoint(path), expect_arch, expect_classes)
+    return classifier_from_payload(path, load_checkpoint(path, registry), expect_arch, expect_classes, registry)
 
 
 def check_header(path: str | Path, payload: dict[str, Any], expect_arch: str | None, expect_classes: int | None) -> None:
@@ -106,9 +109,10 @@ def check_header(path: str | Path, payload: dict[str, Any], expect_arch: str | N
 
 
 def classifier_from_payload(path: str | Path, payload: dict[str, Any], expect_arch: str | None = None,
-                            expect_classes: int | None = None) -> tuple[Classifier, dict[str, Any]]:
+                            expect_classes: int | None = None,
+                            registry: ModelRegistry = BUILTIN) -> tuple[Classifier, dict[str, Any]]:
     check_header(path, payload, expect_arch, expect_classes)
-    model = Classifier(payload["arch"], payload["num_classes"], payload["mean"], payload["std"])
+    model = Classifier(payload["arch"], payload["num_classes"], payload["mean"], payload["std"], registry)
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -164,25 +165,37 @@ MODELS: dict[str, Callable[[int], nn.Module]] = {
 }
 
 
-# Own models declared in params.yaml (models.<name>.builder), registered by load_params. A model is only ever
-# built from the user's own params, never from a name a checkpoint carries: a checkpoint holds a model name,
-# and a name that params.yaml does not declare is refused.
-_DECLARED: dict[str, str] = {}
 INPUT_SHAPE = (3, 32, 32)
 
 
-def declare_builders(builders: dict[str, str]) -> None:
-    _DECLARED.clear()
-    _DECLARED.update(builders)
+@dataclass(frozen=True)
+class ModelRegistry:
+    """The networks a project can build: the built-ins (MODELS) and the own models its params.yaml declares,
+    name -> ``own_models.<module>:<function>`` (``Params.registry``). It is passed to whatever builds or loads
+    a model; nothing is registered globally. A model is only ever built from the user's own params, never from
+    a name a checkpoint carries: a checkpoint holds a model name, and a name the registry lacks is refused."""
+
+    declared: Mapping[str, str] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        return [*MODELS, *self.declared]
+
+    def builder_of(self, name: str) -> str | None:
+        """The import path an own model is built with; None for a built-in."""
+        return self.declared.get(name)
+
+    def build(self, name: str, num_classes: int) -> nn.Module:
+        """A freshly initialized network; unknown names fail listing the valid ones."""
+        if num_classes < 2:
+            raise UserError(f"num_classes must be >= 2, got {num_classes}")
+        if name in MODELS:
+            return MODELS[name](num_classes)
+        if name in self.declared:
+            return build_own(name, self.declared[name], num_classes)
+        raise UserError(f"unknown model {name!r}; valid: {', '.join(self.names())} (own models: models.<name>.builder)")
 
 
-def builder_of(name: str) -> str | None:
-    """The import path an own model is built with; None for a built-in."""
-    return _DECLARED.get(name)
-
-
-def known_models() -> list[str]:
-    return [*MODELS, *_DECLARED]
+BUILTIN = ModelRegistry()  # the built-in networks only: what a caller without params.yaml can build
 
 
 def resolve_builder(path: str) -> Callable[[int], nn.Module]:
@@ -231,27 +244,22 @@ def build_own(name: str, path: str, num_classes: int) -> nn.Module:
     return net
 
 
-def get_model(name: str, num_classes: int) -> nn.Module:
-    """A freshly initialized network; unknown names fail listing the valid ones."""
-    if num_classes < 2:
-        raise UserError(f"num_classes must be >= 2, got {num_classes}")
-    if name in MODELS:
-        return MODELS[name](num_classes)
-    if name in _DECLARED:
-        return build_own(name, _DECLARED[name], num_classes)
-    raise UserError(f"unknown model {name!r}; valid: {', '.join(known_models())} (own models: models.<name>.builder)")
+def get_model(name: str, num_classes: int, registry: ModelRegistry = BUILTIN) -> nn.Module:
+    """A freshly initialized network of ``registry``; unknown names fail listing the valid ones."""
+    return registry.build(name, num_classes)
 
 
 class Classifier(nn.Module):
     """A network behind its input normalization: maps [0, 1] images to logits."""
 
-    def __init__(self, arch: str, num_classes: int, mean: Sequence[float], std: Sequence[float]) -> None:
+    def __init__(self, arch: str, num_classes: int, mean: Sequence[float], std: Sequence[float],
+                 registry: ModelRegistry = BUILTIN) -> None:
         super().__init__()
         self.arch = arch
-        self.builder = builder_of(arch)
+        self.builder = registry.builder_of(arch)
         self.num_classes = num_classes
         self.normalize = Normalize(mean, std)
-        self.net = get_model(arch, num_classes)
+        self.net = registry.build(arch, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.normalize(x))

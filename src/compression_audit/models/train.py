@@ -27,7 +27,7 @@ def train_cell(
     runtime = resolve_runtime(params.train.device, params.train.precision, params.train.threads)
     data = load_prepared(data_dir)
     torch.manual_seed(seed)
-    model = Classifier(arch, data.num_classes, data.mean, data.std)
+    model = Classifier(arch, data.num_classes, data.mean, data.std, params.registry)
     log(
         f"train {dataset}/{arch} seed {seed}: {count_parameters(model):,} params, {hp.epochs} epochs, "
         f"batch {hp.batch_size}, on {runtime.device} ({runtime.precision})"
