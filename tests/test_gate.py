@@ -241,3 +241,79 @@ def test_gate_params_are_strict(tmp_path):
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match="max_flip_rate"):
         load_params(tmp_path / "p.yaml")
+
+
+def _all_pass(result):
+    """Make a failing variant claim PASS everywhere, as a hand edit would."""
+    for row in result["criteria"].values():
+        row["status"] = PASS
+    result["failing"], result["verdict"] = [], PASS
+
+
+def _pass_claimed(result):
+    result["failing"], result["verdict"] = [], PASS  # the criteria still say FAIL
+
+
+def _threshold_loosened(result):
+    _all_pass(result)
+    result["criteria"]["negative_flip_rate"]["threshold"] = 50.0  # the row's own threshold, not the table's gate
+
+
+def _value_as_text(result):
+    _all_pass(result)
+    result["criteria"]["class_drop"]["value"] = "0.0"
+
+
+def _unknown_status(result):
+    result["criteria"]["class_drop"]["status"] = "WAIVED"
+
+
+def _criterion_missing(result):
+    del result["criteria"]["class_drop"]
+    result["failing"] = ["negative_flip_rate"]
+
+
+def _other_gate_key(result):
+    _all_pass(result)
+    result["criteria"]["negative_flip_rate"]["gate_key"] = "gate.max_flip_pct"
+    result["criteria"]["negative_flip_rate"]["threshold"] = 7.5
+
+
+def _no_floor_claims_pass(result):
+    result["criteria"]["flip_vs_noise"]["value"] = None  # an undecided criterion must not pass
+    result["criteria"]["class_drop"]["status"] = result["criteria"]["negative_flip_rate"]["status"] = PASS
+    result["failing"], result["verdict"] = [], PASS
+
+
+@pytest.mark.parametrize("tamper", [_all_pass, _pass_claimed, _threshold_loosened, _value_as_text, _unknown_status,
+                                    _criterion_missing, _other_gate_key, _no_floor_claims_pass])
+def test_gate_command_refuses_a_verdict_whose_parts_disagree(tmp_path, tamper):
+    """Each edit makes the failing pruned variant look like a PASS (or unreadable); the gate derives every verdict
+    from its criteria and their thresholds again, so it exits 2 naming the file, never 0."""
+    reports = _reports_with_verdict(tmp_path)
+    details = reports / "verdict/gtsrb-lenet5-details.json"
+    data = json.loads(details.read_text())
+    tamper(data["variants"]["pruned"])
+    details.write_text(json.dumps(data))
+    before = sorted(p.name for p in reports.rglob("*"))
+    result = CliRunner().invoke(app, ["gate", "--reports", str(reports), "--params", str(REPO / "params.yaml"),
+                                      "--variant", "pruned"])
+    assert result.exit_code == 2, result.output
+    assert [line for line in result.output.splitlines() if line.startswith("error:")] == \
+        [result.output.splitlines()[0]]
+    flat = result.output.replace("\n", "")
+    assert str(details) in flat and "variant 'pruned'" in flat and "rerun `dvc repro`" in flat
+    assert sorted(p.name for p in reports.rglob("*")) == before  # nothing written
+
+
+def test_a_verdict_written_by_the_stage_is_consistent(tmp_path):
+    from compression_audit.report.verdict import check_verdict
+
+    reports = _reports_with_verdict(tmp_path)
+    details = reports / "verdict/gtsrb-lenet5-details.json"
+    check_verdict(details, json.loads(details.read_text()))  # no error: judge() and the check agree
+
+
+def test_gate_help_lists_the_exit_codes():
+    out = " ".join(CliRunner().invoke(app, ["gate", "--help"]).output.replace("│", " ").split())
+    assert "Exit status: 0 every chosen variant passes; 1 at least one fails; 2 the verdict cannot be used" in out

@@ -3,7 +3,8 @@
     compression-audit gate --variant pruned_w8a8 --cell gtsrb-resnet18
 
 Exit status: 0 = every chosen variant passes; 1 = at least one fails (its failing criteria are printed);
-2 = the verdict cannot be read (no `dvc repro` yet, an unknown cell or variant).
+2 = the verdict cannot be used (no `dvc repro` yet, an unknown cell or variant, stale thresholds, a damaged or
+inconsistent verdict file).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from compression_audit.core.config import load_params
 from compression_audit.core.errors import UserError
-from compression_audit.report.verdict import PASS, read_verdicts
+from compression_audit.report.verdict import PASS, check_verdict, read_verdicts
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="compression-audit: read the pipeline's outputs from the command line.")
@@ -51,23 +52,25 @@ def _select(verdicts: dict, cells: list[str], variants: list[str]) -> list[tuple
     return chosen
 
 
-def _current(verdicts: dict, params_file: Path) -> dict:
-    """The verdicts of the project's grid, judged with its current thresholds. A verdict of a cell no longer in
-    params.yaml (DVC leaves old outputs) is ignored; one judged with other thresholds is stale: a release must
-    not pass on it."""
+def _current(files: dict[str, tuple[Path, dict]], params_file: Path) -> dict:
+    """The verdicts of the project's grid, judged with its current thresholds and consistent in every part. A
+    verdict of a cell no longer in params.yaml (DVC leaves old outputs) is ignored; one judged with other
+    thresholds is stale: a release must not pass on it."""
     if not params_file.is_file():
         raise UserError(f"{params_file} not found; run from the project root or pass --params PATH")
     params = load_params(params_file)
     grid = {f"{d}-{m}" for d in params.datasets for m in params.models}
-    verdicts = {c: v for c, v in verdicts.items() if c in grid}
-    if not verdicts:
+    files = {c: f for c, f in files.items() if c in grid}
+    if not files:
         raise UserError(f"no verdict for the cells of {params_file} ({', '.join(sorted(grid))}); run `dvc repro`")
+    for path, data in files.values():
+        check_verdict(path, data)
     gate = params.gate.as_dict()
-    stale = sorted(c for c, data in verdicts.items() if data["gate"] != gate)
+    stale = sorted(c for c, (_, data) in files.items() if data["gate"] != gate)
     if stale:
         raise UserError(f"the verdict of {', '.join(stale)} used other gate thresholds than {params_file}; "
                         "run `dvc repro` to judge again with the current ones")
-    return verdicts
+    return {c: data for c, (_, data) in files.items()}
 
 
 def _table(chosen: list[tuple[str, str, dict]], show_all: bool) -> tuple[Table, list[str]]:
@@ -100,7 +103,12 @@ def gate(
     params: Annotated[Optional[Path], typer.Option(
         help="The project's params.yaml (default: the one beside the reports folder): its grid and gate thresholds.")] = None,
 ) -> None:
-    """Check the deployment verdict; exit 1 if a chosen variant fails, printing its failing criteria."""
+    """Check the deployment verdict; exit 1 if a chosen variant fails, printing its failing criteria.
+
+    Exit status: 0 every chosen variant passes; 1 at least one fails; 2 the verdict cannot be used (no `dvc repro`
+    yet, an unknown cell or variant, thresholds other than params.yaml's, or a verdict file that is damaged or
+    whose parts disagree: each variant's verdict is derived again from its criteria, never taken on trust).
+    """
     # a log or CI job is not a terminal: rich would wrap the table at 80 columns
     console = Console(width=None if sys.stdout.isatty() else 160)
     try:

@@ -167,13 +167,67 @@ def cell_verdict(params: Params, dataset: str, model: str, reports: Path, detail
     return full
 
 
-def read_verdicts(reports: Path) -> dict[str, dict[str, Any]]:
-    """Every cell's full verdict table under ``reports``, by cell name."""
+STATUSES = (PASS, FAIL, NO_FLOOR, NO_DATA)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_verdict(path: Path, data: Any) -> None:
+    """Refuse a verdict table whose parts disagree: every criterion's status is derived again from its value and
+    the threshold, every variant's failing list and verdict from those statuses, and every threshold must be the
+    table's own gate setting. A value of an unexpected type or name is unreadable, never trusted."""
+
+    def bad(where: str, what: str) -> UserError:
+        return UserError(f"cannot read the verdict {path}: {where}{what}; the file is damaged or was edited: "
+                         "rerun `dvc repro` to judge again")
+
+    if not isinstance(data, dict) or not isinstance(data.get("variants"), dict) or not isinstance(data.get("gate"), dict):
+        raise bad("", "it is not a verdict table (no variants or gate mapping)")
+    gate = data["gate"]
+    names = [c.name for c in CRITERIA]
+    for variant, result in data["variants"].items():
+        where = f"variant {variant!r}: "
+        if not isinstance(result, dict) or not isinstance(result.get("criteria"), dict):
+            raise bad(where, "no criteria")
+        rows = result["criteria"]
+        if sorted(rows) != sorted(names):
+            raise bad(where, f"criteria {sorted(rows)} are not the gate's {names}")
+        for c in CRITERIA:
+            row, key = rows[c.name], c.threshold_key
+            if not isinstance(row, dict) or row.get("gate_key") != f"gate.{key}":
+                raise bad(where, f"criterion {c.name} is not judged against gate.{key}")
+            threshold, value, status = row.get("threshold"), row.get("value"), row.get("status")
+            if not _number(threshold) or not _number(gate.get(key)) or threshold != gate[key]:
+                raise bad(where, f"criterion {c.name}: threshold {threshold!r} is not the table's gate.{key} "
+                                 f"{gate.get(key)!r}")
+            if status not in STATUSES:
+                raise bad(where, f"criterion {c.name}: unknown status {status!r}")
+            if value is None:
+                derived = status if status in (NO_FLOOR, NO_DATA) else None
+            elif _number(value):
+                derived = PASS if value <= threshold else FAIL  # NaN fails, as in judge()
+            else:
+                derived = None
+            if derived != status:
+                raise bad(where, f"criterion {c.name}: value {value!r} against threshold {threshold!r} is not "
+                                 f"{status!r}")
+        failing = [c.name for c in CRITERIA if rows[c.name]["status"] != PASS]
+        if result.get("failing") != failing:
+            raise bad(where, f"failing criteria {result.get('failing')!r}, but its criteria say {failing}")
+        if result.get("verdict") != (PASS if not failing else FAIL):
+            raise bad(where, f"verdict {result.get('verdict')!r}, but its criteria say {PASS if not failing else FAIL}")
+
+
+def read_verdicts(reports: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """Every cell's full verdict table under ``reports``, by the cell it names: (file, table). Read, not yet
+    trusted: ``check_verdict`` is for the tables a caller uses."""
     files = verdict_files(reports)
     if not files:
         raise UserError(f"no verdict under {verdict_folder(reports)}; run `dvc repro` (the verdict stage writes it)")
     out = {}
     for path in files:
         data = _read(path, "verdict")
-        out[f"{data['dataset']}-{data['model']}"] = data
+        out[f"{data['dataset']}-{data['model']}"] = (path, data)
     return out
