@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -30,12 +31,21 @@ class Case:
     setup: Callable[[Path], tuple[str, list, list[Path]]]  # tmp -> (stage script, arguments, output paths)
     not_created: list[str] = field(default_factory=list)  # files whose existence would prove code ran
     never_said: list[str] = field(default_factory=list)  # advice the message must not give
+    file_size_limit: int | None = None  # bytes a file may grow to (ulimit -f): a disk that fills up mid-write
 
 
-def run_stage(script: str, args: list) -> subprocess.CompletedProcess:
+def run_stage(script: str, args: list, file_size_limit: int | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "COMPRESSION_AUDIT_DATA_DIR"}
+
+    def limit_writes():  # past the limit a write fails with EFBIG, as on a full disk (SIGXFSZ ignored, not fatal)
+        import resource
+        import signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
     return subprocess.run([sys.executable, str(REPO / "stages" / script), *map(str, args)],
-                          capture_output=True, text=True, env=env, cwd=REPO)
+                          capture_output=True, text=True, env=env, cwd=REPO,
+                          preexec_fn=limit_writes if file_size_limit else None)
 
 
 # ---- params -----------------------------------------------------------------------------------------------
@@ -210,6 +220,19 @@ def prune(tmp: Path, baseline: Path, model="lenet5"):
     return "prune.py", args, outs
 
 
+def prune_on(tmp: Path, data: Path):
+    script, args, outs = prune(tmp, checkpoint(tmp))
+    args[args.index("--data") + 1] = data
+    return script, args, outs
+
+
+def predict_on(tmp: Path, data: Path):
+    script, args, outs = predict(tmp, checkpoint(tmp), corrupted=False)
+    args[args.index("--data") + 1] = data
+    i = args.index("--corrupted")  # the labels are checked when the data is loaded, before any corrupted set
+    return script, args[:i] + args[i + 4:], outs[:4]
+
+
 def predict(tmp: Path, source: Path, variant="pruned", corrupted=True):
     """The predict stage on ``source``; with a valid corrupted set unless ``corrupted`` is False (it is checked first)."""
     from compression_audit.core.config import load_params
@@ -225,6 +248,32 @@ def predict(tmp: Path, source: Path, variant="pruned", corrupted=True):
             "--reliability", outs[3], "--corrupted", tmp / "corrupted", "--corrupted-out", outs[4],
             "--params", params]
     return "predict.py", args, outs
+
+
+def relabelled(tmp: Path, split: str, labels: Callable[[np.ndarray], np.ndarray]) -> Path:
+    """A copy of the prepared dataset whose ``split`` labels are replaced, as a damaged or hand-edited copy would be."""
+    import shutil
+
+    copy = tmp / "data" / "prepared" / "cifar10"
+    shutil.copytree(PREPARED[0], copy)
+    file = copy / f"{split}_labels.npy"
+    np.save(file, labels(np.load(file)))
+    return copy
+
+
+def out_of_range(y: np.ndarray) -> np.ndarray:
+    y = y.copy()
+    y[0], y[-1] = 10, -1  # ten classes: 0..9
+    return y
+
+
+def predict_into_a_file(tmp: Path):
+    script, args, outs = predict(tmp, checkpoint(tmp))
+    blocker = tmp / "p" / "blocker"
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("a file where the metrics folder should be")
+    args[args.index("--metrics") + 1] = blocker / "m.json"
+    return script, args, [o for o in outs if o != outs[1]]  # the other outputs, planted stale, must go
 
 
 def predict_without_corrupted_out(tmp: Path):
@@ -313,6 +362,23 @@ CASES = [
          lambda tmp: predict(tmp, checkpoint(tmp), corrupted=False)),
     Case("predict: --corrupted without --corrupted-out", "--corrupted and --corrupted-out go together",
          predict_without_corrupted_out),
+    # failed writes: each names the output and the cause
+    Case("train: the disk fills while the model is written", "the disk is probably full",
+         lambda tmp: train(tmp, lambda raw: raw["models"]["lenet5"].update(epochs=1, batch_size=16)),
+         file_size_limit=16_384),
+    Case("prune: the disk fills while the model is written", "cannot write",
+         lambda tmp: prune(tmp, checkpoint(tmp)), file_size_limit=65_536),
+    Case("predict: an output folder that is a file", "a part of the path is a file, not a folder",
+         lambda tmp: predict_into_a_file(tmp)),
+    # prepared data whose labels do not fit its class list: checked wherever prepared data is loaded
+    Case("train: train labels outside the class range", "2 train label(s) outside the 10 classes of meta.json (values: -1, 10)",
+         lambda tmp: train(tmp, data=relabelled(tmp, "train", out_of_range)), never_said=["Traceback"]),
+    Case("train: validation labels of the wrong type", "the val labels are float64 values of shape",
+         lambda tmp: train(tmp, data=relabelled(tmp, "val", lambda y: y.astype(np.float64)))),
+    Case("prune: test labels outside the class range", "rerun the fetch stage (`dvc repro -f fetch@cifar10`)",
+         lambda tmp: prune_on(tmp, relabelled(tmp, "test", lambda y: np.full_like(y, 12)))),
+    Case("predict: test labels of the wrong shape", "the test labels are int64 values of shape",
+         lambda tmp: predict_on(tmp, relabelled(tmp, "test", lambda y: np.stack([y, y], 1)))),
 ]
 
 
@@ -332,7 +398,7 @@ def run_case(case: Case, tmp: Path) -> subprocess.CompletedProcess:
     plant_stale(outputs)
     inputs = [Path(a) for a in args if isinstance(a, Path) and Path(a) not in outputs and Path(a).exists()]
     inputs += [f for d in inputs if d.is_dir() for f in d.rglob("*")]
-    result = run_stage(script, args)
+    result = run_stage(script, args, case.file_size_limit)
     assert result.returncode == 2, f"exit {result.returncode}\n{result.stderr}"
     assert "Traceback" not in result.stderr, result.stderr
     last = result.stderr.strip().splitlines()[-1]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import fnmatch
 import io
 import json
@@ -19,6 +20,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from compression_audit.core.errors import UserError
 
 
 def _umask() -> int:
@@ -48,10 +51,48 @@ def _remove_stale(path: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
+# What to do about a failed write, by its cause.
+_WRITE_FIXES = {
+    errno.ENOSPC: "the disk is full: free space (or point TMPDIR elsewhere) and rerun",
+    errno.EDQUOT: "the disk quota is used up: free space and rerun",
+    errno.EFBIG: "the file is larger than this process may write (ulimit -f) or the file system allows",
+    errno.EROFS: "the file system is read-only: write the outputs on a writable one and rerun",
+    errno.EACCES: "permission denied: make the output folder writable and rerun",
+    errno.EPERM: "permission denied: make the output folder writable and rerun",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: move that file away and rerun",
+    errno.EEXIST: "a part of the path is a file, not a folder: move that file away and rerun",
+}
+
+
+@contextlib.contextmanager
+def _write_errors(path: Path) -> Iterator[None]:
+    """An OSError while an output is written becomes one UserError naming the output and the cause (the stage
+    then prints one `error:` line, exits 2 and removes its outputs), instead of a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        fix = _WRITE_FIXES.get(exc.errno, "check the disk and rerun")
+        cause = exc.strerror or type(exc).__name__
+        name = errno.errorcode.get(exc.errno, "") if exc.errno else ""
+        raise UserError(f"cannot write {path}: {cause}{f' ({name})' if name else ''}; {fix}") from exc
+    except RuntimeError as exc:  # torch.save reports a short write (a full disk) as a RuntimeError of its zip writer
+        if not any(mark in str(exc) for mark in ("PytorchStreamWriter", "inline_container", "write failed")):
+            raise
+        detail = " ".join(str(exc).split())
+        raise UserError(f"cannot write {path}: torch's writer failed ({detail}); the disk is probably full: "
+                        "free space and rerun") from exc
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary file path; on success it replaces ``path``, on error it is removed."""
     path = Path(path)
+    with _write_errors(path), _atomic_path(path) as tmp:
+        yield tmp
+
+
+@contextlib.contextmanager
+def _atomic_path(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -70,6 +111,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temporary directory; on success it replaces the directory ``path``."""
     path = Path(path)
+    with _write_errors(path), _atomic_dir(path) as tmp:
+        yield tmp
+
+
+@contextlib.contextmanager
+def _atomic_dir(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))

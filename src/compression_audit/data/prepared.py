@@ -92,6 +92,23 @@ def save_prepared(path: str | Path, data: PreparedData, extra_meta: dict) -> dic
     return meta
 
 
+def _checked_labels(file: Path, split: str, y: np.ndarray, num_classes: int, dataset: object) -> np.ndarray:
+    """The labels of one split as int64 class indices, or a UserError naming the split, the bad values and their
+    count: a label outside the class list would index past the model's outputs, or train silently on a class
+    that does not exist."""
+    fix = f"rerun the fetch stage (`dvc repro -f fetch@{dataset}`) to prepare the data again"
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        raise UserError(f"{file}: the {split} labels are {y.dtype} values of shape {y.shape}, not integer class "
+                        f"indices; {fix}")
+    bad = (y < 0) | (y >= num_classes)
+    if bad.any():
+        values = np.unique(y[bad])
+        shown = ", ".join(map(str, values[:5].tolist())) + (", ..." if len(values) > 5 else "")
+        raise UserError(f"{file}: {int(bad.sum())} {split} label(s) outside the {num_classes} classes of meta.json "
+                        f"(values: {shown}); {fix}")
+    return y.astype(np.int64, copy=False)
+
+
 def load_prepared(path: str | Path) -> PreparedData:
     path = Path(path)
     meta_path = path / "meta.json"
@@ -100,6 +117,9 @@ def load_prepared(path: str | Path) -> PreparedData:
     meta = json.loads(meta_path.read_text())
     if meta.get("format") != FORMAT:
         raise UserError(f"{meta_path} has format {meta.get('format')!r}, expected {FORMAT!r}; rerun the fetch stage")
+    names = meta.get("class_names")
+    if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) for n in names):
+        raise UserError(f"{meta_path}: class_names must list at least two class names, got {names!r}; rerun the fetch stage")
     images, labels = {}, {}
     for split in SPLITS:
         try:
@@ -107,12 +127,13 @@ def load_prepared(path: str | Path) -> PreparedData:
             y = np.load(path / f"{split}_labels.npy", allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise UserError(f"prepared dataset {path} is incomplete or corrupt ({exc}); rerun the fetch stage") from exc
+        y = _checked_labels(path / f"{split}_labels.npy", split, y, len(names), meta.get("dataset"))
         if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 3) or len(x) != len(y):
             raise UserError(f"prepared {split} split in {path} has shape {x.shape} {x.dtype}; rerun the fetch stage")
         images[split], labels[split] = x, y
     return PreparedData(
         name=meta["dataset"],
-        class_names=tuple(meta["class_names"]),
+        class_names=tuple(names),
         images=images,
         labels=labels,
         mean=tuple(meta["mean"]),
