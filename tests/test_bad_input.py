@@ -152,6 +152,67 @@ def undecodable(src):
     sorted((src / "cifar10" / "train" / "frog").iterdir())[0].write_bytes(b"GIF89a but not really")
 
 
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` pixels: PIL refuses it as a decompression bomb."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b"")
+
+
+def with_file(relative: str | bytes, data: bytes):
+    """The tiny tree plus one more file (``relative`` under the dataset folder; bytes for a non-UTF-8 name)."""
+    def prepare(src):
+        tree()(src)
+        if isinstance(relative, bytes):
+            path = os.path.join(os.fsencode(src / "cifar10"), relative)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+        else:
+            (src / "cifar10" / relative).write_bytes(data)
+    return prepare
+
+
+def a_valid_image(src_unused=None) -> bytes:
+    import io
+
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), (10, 20, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def raw_archive(members: list[tuple[str | bytes, bytes | str, str]], base: Callable[[Path], None] | None = None):
+    """cifar10.tar.gz with the tiny tree (unless ``base`` is None and no tree is wanted) and then ``members``:
+    (name, data, kind) with kind "file" or "symlink" (data = the link target)."""
+    def prepare(src):
+        import io
+        import shutil
+        import tarfile
+
+        src.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(src / "cifar10.tar.gz", "w:gz") as tar:
+            for name, data, kind in members:  # first: extraction meets them before the tree
+                info = tarfile.TarInfo(os.fsdecode(name) if isinstance(name, bytes) else name)
+                if kind == "symlink":
+                    info.type, info.linkname = tarfile.SYMTYPE, data
+                    tar.addfile(info)
+                else:
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+            if base is not None:
+                base(src / "tree")
+                for child in sorted((src / "tree" / "cifar10").iterdir()):
+                    tar.add(child, arcname=child.name)
+        shutil.rmtree(src / "tree", ignore_errors=True)
+    return prepare
+
+
 # ---- models and upstream outputs ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -337,6 +398,28 @@ CASES = [
     Case("data: undecodable image", "cannot decode image", fetch(undecodable)),
     Case("data: images of the wrong size", "expected 32x32 RGB; set data.resize: true", fetch(tree(size=40))),
     Case("data: images of the wrong mode", "expected 32x32 RGB; set data.resize: true", fetch(tree(mode="L"))),
+    # whatever the decoder raises, the message names the file (for an archive: the member, not a temporary path)
+    Case("data: a decompression-bomb image", "cannot decode image",
+         fetch(with_file("train/cat/bomb.png", png_header(100_000, 100_000))), never_said=["Traceback"]),
+    Case("data: a PPM the decoder rejects with ValueError", "train/cat/bad.ppm (ValueError",
+         fetch(with_file("train/cat/bad.ppm", b"P6\n32 32\n70000\n" + b"\0" * 10))),
+    Case("data: an undecodable member of an archive", "cifar10.tar.gz: train/cat/bomb.png (DecompressionBombError",
+         fetch(raw_archive([("train/cat/bomb.png", png_header(100_000, 100_000), "file")], base=tree()))),
+    # names that are not UTF-8: refused at import, before DVC ever hashes them
+    Case("data: a file name that is not UTF-8", "train/cat/caf\\xe9.png: the name is not valid UTF-8; rename it",
+         fetch(with_file(b"train/cat/caf\xe9.png", a_valid_image()))),
+    Case("data: a folder name that is not UTF-8", "the name is not valid UTF-8",
+         fetch(with_file(b"test/\xff\xfe/x.png", a_valid_image()))),
+    Case("data: an archive member name that is not UTF-8", "cifar10.tar.gz: train/dog/\\xff.png: the name is not valid UTF-8",
+         fetch(raw_archive([(b"train/dog/\xff.png", a_valid_image(), "file")], base=tree()))),
+    # archives: each failure its own cause and fix
+    Case("data: an archive member outside the folder", "has an unsafe member '../escape.txt'",
+         fetch(raw_archive([("../escape.txt", b"x", "file")])), never_said=["corrupt or truncated"]),
+    Case("data: an archive link to an absolute path", "unsafe member 'train/cat/link.png' (AbsoluteLinkError",
+         fetch(raw_archive([("train/cat/link.png", "/etc/passwd", "symlink")])), never_said=["corrupt or truncated"]),
+    Case("data: no space to extract an archive", "no space to extract archive",
+         fetch(raw_archive([("train/readme.bin", b"\0" * 200_000, "file")], base=tree())),
+         file_size_limit=100_000, never_said=["corrupt or truncated"]),
     # training and models
     Case("train: loss diverges", "training diverged in epoch",
          lambda tmp: train(tmp, lambda raw: raw["models"]["lenet5"].update(lr=10.0, momentum=0.99, warmup_fraction=0.01))),

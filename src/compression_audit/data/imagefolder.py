@@ -7,16 +7,18 @@ do not match the dataset, empty classes, undecodable images, wrong size or mode.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from compression_audit.core.errors import UserError
 from compression_audit.core.progress import log, track
@@ -66,32 +68,59 @@ def to_rgb32(image: Image.Image, resize: bool, where: str) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
-def _decode(path: Path, resize: bool) -> np.ndarray:
+# How a path of the tree being imported is named in messages: the path itself for a folder, "<archive>: <member>"
+# for an extracted archive, whose temporary folder is gone by the time the user reads the message.
+Shown = Callable[[Path], str]
+
+
+def printable(path: Path | str) -> str:
+    """A path as text that can always be printed: bytes that are not UTF-8 as backslash escapes."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def check_utf8_names(root: Path, shown: Shown) -> None:
+    """Refuse a tree holding a file or folder name that is not valid UTF-8: it would pass the import and then break
+    `dvc repro` (DVC hashes the folders it depends on) with a message that names neither the path nor the fix."""
+    for folder, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                raise UserError(f"{printable(shown(Path(folder) / name))}: the name is not valid UTF-8; rename it "
+                                "(any UTF-8 name works) and run again") from None
+
+
+def _decode(path: Path, resize: bool, shown: Shown) -> np.ndarray:
     try:
         with Image.open(path) as image:
             image.load()
-            return to_rgb32(image, resize, str(path))
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise UserError(f"cannot decode image {path}: {exc}; replace or remove the file") from exc
+            return to_rgb32(image, resize, printable(shown(path)))
+    except UserError:
+        raise
+    except Exception as exc:  # whatever the decoder raises: OSError, SyntaxError, ValueError, DecompressionBombError...
+        detail = " ".join(str(exc).split())[:200]
+        raise UserError(f"cannot decode image {printable(shown(path))} ({type(exc).__name__}: {detail}); "
+                        "replace or remove the file") from exc
 
 
-def _list_split(root: Path, split: str, spec: DatasetSpec) -> list[tuple[Path, int]]:
+def _list_split(root: Path, split: str, spec: DatasetSpec, shown: Shown) -> list[tuple[Path, int]]:
     split_dir = root / split
     if not split_dir.is_dir():
-        raise UserError(f"{root} has no {split}/ folder; expected an ImageFolder tree <split>/<class>/<image>")
+        raise UserError(f"{shown(root)} has no {split}/ folder; expected an ImageFolder tree <split>/<class>/<image>")
     found = sorted(p.name for p in split_dir.iterdir() if p.is_dir())
     missing = sorted(set(spec.folders) - set(found))
     unexpected = sorted(set(found) - set(spec.folders))
     if missing or unexpected:
         raise UserError(
-            f"class folders in {split_dir} do not match {spec.name}: missing {missing or 'none'}, "
+            f"class folders in {shown(split_dir)} do not match {spec.name}: missing {missing or 'none'}, "
             f"unexpected {unexpected or 'none'}; expected exactly {list(spec.folders)}"
         )
     samples = []
     for label, folder in enumerate(spec.folders):
         files = sorted(p for p in (split_dir / folder).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
         if not files:
-            raise UserError(f"class folder {split_dir / folder} has no images ({', '.join(IMAGE_EXTENSIONS)}); every class needs at least one")
+            raise UserError(f"class folder {shown(split_dir / folder)} has no images ({', '.join(IMAGE_EXTENSIONS)}); "
+                            "every class needs at least one")
         samples.extend((f, label) for f in files)
     if all(path.stem.isdigit() for path, _ in samples):
         # Files named by their index in the official release: keep that order, so a local
@@ -100,12 +129,12 @@ def _list_split(root: Path, split: str, spec: DatasetSpec) -> list[tuple[Path, i
     return samples
 
 
-def _read_split(root: Path, split: str, spec: DatasetSpec, resize: bool) -> RawSplit:
-    samples = _list_split(root, split, spec)
+def _read_split(root: Path, split: str, spec: DatasetSpec, resize: bool, shown: Shown) -> RawSplit:
+    samples = _list_split(root, split, spec, shown)
     # Decoding is C code that releases the GIL; threads use every core without pickling arrays.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         decoded = list(
-            track(pool.map(lambda s: _decode(s[0], resize), samples), total=len(samples), description=f"decode {spec.name}/{split}")
+            track(pool.map(lambda s: _decode(s[0], resize, shown), samples), total=len(samples), description=f"decode {spec.name}/{split}")
         )
     images = np.stack(decoded) if decoded else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
     labels = np.array([label for _, label in samples], dtype=np.int64)
@@ -125,11 +154,30 @@ def _safe_extract(archive: Path, dest: Path) -> None:
     try:
         with tarfile.open(archive, "r:*") as tar:
             tar.extractall(dest, filter="data")
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+    except tarfile.FilterError as exc:  # an absolute or ../ path, a link out of the folder, a device file
+        member = getattr(exc, "tarinfo", None)
+        name = printable(member.name) if member is not None else "?"
         raise UserError(
-            f"cannot read archive {archive} ({type(exc).__name__}: {' '.join(str(exc).split())}); it is corrupt or truncated: "
-            "copy it again or point data.local_dir at an extracted folder"
+            f"archive {archive} has an unsafe member {name!r} ({type(exc).__name__}: {printable(exc)}); nothing was "
+            "imported and nothing left the temporary folder: do not use this archive, get the dataset from a "
+            "source you trust"
         ) from exc
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise UserError(
+                f"no space to extract archive {archive} into {dest.parent} ({exc.strerror}); free space there or set "
+                "TMPDIR to a folder on a disk with room for the extracted dataset"
+            ) from exc
+        raise _corrupt(archive, exc) from exc
+    except (tarfile.TarError, EOFError, ValueError, zlib.error) as exc:
+        raise _corrupt(archive, exc) from exc
+
+
+def _corrupt(archive: Path, exc: BaseException) -> UserError:
+    return UserError(
+        f"cannot read archive {archive} ({type(exc).__name__}: {' '.join(printable(exc).split())}); it is corrupt or "
+        "truncated: copy it again or point data.local_dir at an extracted folder"
+    )
 
 
 def _tree_root(path: Path) -> Path:
@@ -144,7 +192,7 @@ def _tree_root(path: Path) -> Path:
 
 def import_local(source: Path, spec: DatasetSpec, resize: bool, expected_sha256: str | None) -> tuple[RawSplit, RawSplit]:
     """Read (train, test) from an ImageFolder directory or .tar.gz archive."""
-    _, train, test = _import(source, lambda root: spec, resize, expected_sha256, spec.name)
+    _, train, test = _import(source, lambda root, shown: spec, resize, expected_sha256, spec.name)
     return train, test
 
 
@@ -152,13 +200,13 @@ def import_own(source: Path, name: str, names_file: Path | None, group_pattern: 
                expected_sha256: str | None) -> tuple[DatasetSpec, RawSplit, RawSplit]:
     """An own dataset: classes from the training folders, any image size or mode (converted to RGB and
     resized to 32x32), and every class checked to have ``min_groups`` split units before anything is decoded."""
-    def discover(root: Path) -> DatasetSpec:
+    def discover(root: Path, shown: Shown) -> DatasetSpec:
         train_dir = root / "train"
         if not train_dir.is_dir():
             raise UserError(f"{source} has no train/ folder; expected an ImageFolder tree <split>/<class>/<image> "
                             "with train/ and test/")
         spec = own_dataset_spec(name, sorted(p.name for p in train_dir.iterdir() if p.is_dir()), names_file, group_pattern)
-        samples = _list_split(root, "train", spec)
+        samples = _list_split(root, "train", spec, shown)
         for label, folder in enumerate(spec.folders):
             files = [str(p) for p, y in samples if y == label]
             groups = {spec.group_of(f, folder, i) for i, f in enumerate(files)}
@@ -172,14 +220,15 @@ def import_own(source: Path, name: str, names_file: Path | None, group_pattern: 
     return _import(source, discover, True, expected_sha256, name)
 
 
-def _import(source: Path, spec_of: Callable[[Path], DatasetSpec], resize: bool, expected_sha256: str | None,
+def _import(source: Path, spec_of: Callable[[Path, Shown], DatasetSpec], resize: bool, expected_sha256: str | None,
             name: str) -> tuple[DatasetSpec, RawSplit, RawSplit]:
     if not source.exists():
         raise UserError(f"{source} does not exist; give an ImageFolder directory or a .tar.gz of one")
     if source.is_dir():
+        check_utf8_names(source, str)
         root = _tree_root(source)
-        spec = spec_of(root)
-        return spec, _read_split(root, "train", spec, resize), _read_split(root, "test", spec, resize)
+        spec = spec_of(root, str)
+        return spec, _read_split(root, "train", spec, resize, str), _read_split(root, "test", spec, resize, str)
     if expected_sha256 is not None:
         actual = sha256_of(source)
         if actual != expected_sha256:
@@ -190,6 +239,13 @@ def _import(source: Path, spec_of: Callable[[Path], DatasetSpec], resize: bool, 
             )
     with tempfile.TemporaryDirectory(prefix=f"compression-audit-{name}-") as tmp:
         _safe_extract(source, Path(tmp))
+        shown = _member_of(source, Path(tmp))
+        check_utf8_names(Path(tmp), shown)
         root = _tree_root(Path(tmp))
-        spec = spec_of(root)
-        return spec, _read_split(root, "train", spec, resize), _read_split(root, "test", spec, resize)
+        spec = spec_of(root, shown)
+        return spec, _read_split(root, "train", spec, resize, shown), _read_split(root, "test", spec, resize, shown)
+
+
+def _member_of(archive: Path, extracted: Path) -> Shown:
+    """Name an extracted path by its archive and member name, not by the temporary folder it was extracted to."""
+    return lambda path: f"{archive}: {path.relative_to(extracted).as_posix()}"
