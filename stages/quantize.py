@@ -6,14 +6,8 @@ from typing import Annotated
 import typer
 
 from compression_audit.compress.quantize import quantize_cell
-from compression_audit.core.cli import (
-    DataOption,
-    DatasetOption,
-    MetricsOption,
-    ModelOption,
-    ParamsOption,
-    user_errors_exit,
-)
+from compression_audit.core.cli import (DataOption, DatasetOption, MetricsOption, ModelOption, ParamsOption,
+    user_errors_exit)
 from compression_audit.core.config import load_params
 
 app = typer.Typer(add_completion=False)

@@ -5,14 +5,8 @@ from typing import Annotated
 
 import typer
 
-from compression_audit.core.cli import (
-    DataOption,
-    DatasetOption,
-    MetricsOption,
-    ModelOption,
-    ParamsOption,
-    user_errors_exit,
-)
+from compression_audit.core.cli import (DataOption, DatasetOption, MetricsOption, ModelOption, ParamsOption,
+    user_errors_exit)
 from compression_audit.core.config import load_params
 from compression_audit.measure.saliency import saliency_variant
 

@@ -5,14 +5,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from compression_audit.core.cli import (
-    DataOption,
-    DatasetOption,
-    MetricsOption,
-    ModelOption,
-    ParamsOption,
-    user_errors_exit,
-)
+from compression_audit.core.cli import (DataOption, DatasetOption, MetricsOption, ModelOption, ParamsOption,
+    user_errors_exit)
 from compression_audit.core.config import load_params
 from compression_audit.models.train import train_cell
 

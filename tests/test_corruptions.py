@@ -2,14 +2,8 @@ import numpy as np
 import pytest
 
 from compression_audit.core.config import CORRUPTION_RANGES, check_strengths
-from compression_audit.data.corruptions import (
-    CIFAR10_C,
-    CORRUPTIONS,
-    IDENTITY_STRENGTH,
-    corrupt,
-    corrupted_sets,
-    rng_for,
-)
+from compression_audit.data.corruptions import (CIFAR10_C, CORRUPTIONS, IDENTITY_STRENGTH, corrupt, corrupted_sets,
+    rng_for)
 
 
 def _images(n=8, seed=0):

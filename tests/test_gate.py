@@ -12,17 +12,8 @@ from typer.testing import CliRunner
 
 from compression_audit.command import app
 from compression_audit.core.config import GateConfig, load_params
-from compression_audit.report.verdict import (
-    CRITERIA,
-    FAIL,
-    NO_DATA,
-    NO_FLOOR,
-    PASS,
-    Measures,
-    cell_verdict,
-    judge,
-    measures,
-)
+from compression_audit.report.verdict import (CRITERIA, FAIL, NO_DATA, NO_FLOOR, PASS, Measures, cell_verdict, judge,
+    measures)
 
 REPO = Path(__file__).resolve().parents[1]
 GATE = GateConfig(max_accuracy_drop_pp=1.0, max_flip_pct=5.0, max_flip_x_noise=0.5, max_class_drop_pp=5.0,

@@ -6,22 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from compression_audit.measure.metrics import (
-    Predictions,
-    bootstrap_interval,
-    brier_score,
-    compare,
-    confusion_matrix,
-    expected_calibration_error,
-    flip_matrix,
-    flip_rates,
-    headline,
-    holm,
-    mcnemar_exact,
-    mean_kl,
-    per_class_delta,
-    reliability,
-)
+from compression_audit.measure.metrics import (Predictions, bootstrap_interval, brier_score, compare, confusion_matrix,
+    expected_calibration_error, flip_matrix, flip_rates, headline, holm, mcnemar_exact, mean_kl, per_class_delta,
+    reliability)
 
 
 def logits_for(pred, num_classes, margin=5.0):

@@ -5,14 +5,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from compression_audit.measure.population_stats import (
-    exemplars,
-    member_change,
-    modal_prediction,
-    normalised_recall,
-    spread,
-    welch_per_class,
-)
+from compression_audit.measure.population_stats import (exemplars, member_change, modal_prediction, normalised_recall,
+    spread, welch_per_class)
 
 
 def onehot_probs(pred, k, p=0.9):

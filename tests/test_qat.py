@@ -9,13 +9,8 @@ from test_training import AUG, CPU, tiny_data
 from test_training import HP as TRAIN_HP
 
 from compression_audit.compress.qat import qat_finetune
-from compression_audit.compress.quantization import (
-    QuantSpec,
-    calibrate_twin,
-    convert_to_int8,
-    max_levels_per_channel,
-    quantized_weights,
-)
+from compression_audit.compress.quantization import (QuantSpec, calibrate_twin, convert_to_int8, max_levels_per_channel,
+    quantized_weights)
 from compression_audit.core.device import resolve_runtime
 from compression_audit.models.networks import Classifier
 from compression_audit.models.training import fit

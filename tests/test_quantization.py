@@ -2,16 +2,8 @@ import pytest
 import torch
 
 from compression_audit.compress.pruning import prune_model
-from compression_audit.compress.quantization import (
-    QuantSpec,
-    calibrate_twin,
-    convert_to_int8,
-    load_quantized,
-    max_levels_per_channel,
-    quantized_weights,
-    save_quantized,
-    zeros_kept,
-)
+from compression_audit.compress.quantization import (QuantSpec, calibrate_twin, convert_to_int8, load_quantized,
+    max_levels_per_channel, quantized_weights, save_quantized, zeros_kept)
 from compression_audit.core.errors import UserError
 from compression_audit.models.networks import Classifier
 

@@ -7,14 +7,8 @@ from torch import nn
 
 from compression_audit.core.device import resolve_runtime
 from compression_audit.data.splits import stratified_subset
-from compression_audit.measure.attribution import (
-    attribute,
-    mad_percent,
-    mean_interval,
-    reduce_and_normalize,
-    spearman,
-    top_overlap,
-)
+from compression_audit.measure.attribution import (attribute, mad_percent, mean_interval, reduce_and_normalize,
+    spearman, top_overlap)
 from compression_audit.models.networks import Classifier
 
 CPU = resolve_runtime("cpu", "fp32")

@@ -11,14 +11,8 @@ import torch
 
 from compression_audit.compress.pruning import sparsity
 from compression_audit.compress.qat import qat_finetune
-from compression_audit.compress.quantization import (
-    QuantSpec,
-    calibrate_twin,
-    convert_to_int8,
-    max_levels_per_channel,
-    save_quantized,
-    zeros_kept,
-)
+from compression_audit.compress.quantization import (QuantSpec, calibrate_twin, convert_to_int8, max_levels_per_channel,
+    save_quantized, zeros_kept)
 from compression_audit.core.atomic import write_json
 from compression_audit.core.config import Params
 from compression_audit.core.device import environment, resolve_runtime, results_only

@@ -26,13 +26,8 @@ from compression_audit.core.progress import log
 from compression_audit.data.corrupt import drawn_from
 from compression_audit.data.prepared import load_prepared
 from compression_audit.measure.metrics import Predictions
-from compression_audit.measure.population_stats import (
-    exemplars,
-    member_change,
-    normalised_recall,
-    spread,
-    welch_per_class,
-)
+from compression_audit.measure.population_stats import (exemplars, member_change, normalised_recall, spread,
+    welch_per_class)
 from compression_audit.measure.predictions import read_predictions
 from compression_audit.measure.robustness import compare_corrupted, load_corrupted_predictions
 
