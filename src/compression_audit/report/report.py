@@ -240,7 +240,7 @@ def qat_section(params: Params, cells: list[Cell], method: str, context: str) ->
                     (f"{html.escape(worst['name'])} {worst['delta_pp']:+.1f}" + (" *" if worst["significant"] else ""))
                     if worst else "–",
                     _f(mad["mean"] if mad else None), _f(robust.get("excess_error_pp"), "{:+.2f}"),
-                    _f(trained["seconds"] if trained else None, "{:,.0f}"),
+                    _f(quant["timing"].get("qat_seconds") if trained else None, "{:,.0f}"),
                 ], ""))
     intro = ('<h2 id="qat">Quantization-aware training vs post-training quantization</h2>'
              "<p>QAT fine-tunes the calibrated fake-quant twin (BatchNorm folded, quantization grid frozen at its "
