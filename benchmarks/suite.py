@@ -33,7 +33,8 @@ from compression_audit.compress.quantization import QuantSpec
 from compression_audit.core.atomic import write_json
 from compression_audit.core.cli import user_errors_exit
 from compression_audit.core.config import load_params
-from compression_audit.core.device import environment, resolve_runtime
+from compression_audit.core.device import resolve_runtime
+from compression_audit.core.environment import environment
 from compression_audit.core.errors import UserError
 from compression_audit.core.progress import log
 

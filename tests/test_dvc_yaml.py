@@ -18,8 +18,10 @@ def _imports(path):
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("compression_audit"):
             folder = SRC.joinpath(*node.module.split("."))
-            if folder.is_dir():  # `from compression_audit.measure import metrics`: the names are modules
-                names.update(f"{node.module}.{a.name}" for a in node.names)
+            if folder.is_dir():  # `from compression_audit.measure import metrics` names a module;
+                for a in node.names:  # `from compression_audit.models import BUILTIN_MODELS` the package's own
+                    is_module = (folder / f"{a.name}.py").is_file()
+                    names.add(f"{node.module}.{a.name}" if is_module else node.module)
             else:
                 names.add(node.module)
         elif isinstance(node, ast.Import):
@@ -28,7 +30,8 @@ def _imports(path):
 
 
 def _file(module):
-    return SRC.joinpath(*module.split(".")).with_suffix(".py")
+    path = SRC.joinpath(*module.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
 
 
 def closure(script):
@@ -40,8 +43,8 @@ def closure(script):
             seen.add(name)
             assert _file(name).is_file(), f"{script.name} reaches {name}, which is not a module"
             todo.extend(_imports(_file(name)))
-    return {str(_file(n).parent.relative_to(REPO)) if n.count(".") == 2 else str(_file(n).relative_to(REPO))
-            for n in seen}
+    files = [_file(name).relative_to(REPO) for name in seen]  # src/compression_audit/<folder>/<module>.py
+    return {str(f.parent) if len(f.parts) > 3 else str(f) for f in files}
 
 
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]

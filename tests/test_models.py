@@ -42,3 +42,9 @@ def test_normalize_uses_given_statistics():
 def test_unknown_model_names_valid_ones():
     with pytest.raises(UserError, match="lenet5, squeezenet, resnet18"):
         get_model("vgg16", 10)
+
+
+def test_the_torch_free_name_list_is_the_registry():
+    from compression_audit.models import BUILTIN_MODELS
+
+    assert BUILTIN_MODELS == tuple(MODELS)

@@ -12,7 +12,8 @@ from torch.nn.utils import prune as torch_prune
 from compression_audit.compress.pruning import amount_grid, make_permanent, prunable_layers, prune_model, sparsity
 from compression_audit.core.atomic import write_csv, write_json
 from compression_audit.core.config import Params, PruneConfig
-from compression_audit.core.device import Runtime, environment, resolve_runtime, results_only
+from compression_audit.core.device import Runtime, resolve_runtime
+from compression_audit.core.environment import environment, results_only
 from compression_audit.core.progress import log
 from compression_audit.data.prepared import PreparedData, load_prepared
 from compression_audit.models.checkpoint import load_classifier, save_checkpoint

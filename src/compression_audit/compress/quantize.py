@@ -15,7 +15,8 @@ from compression_audit.compress.quantization import (QuantSpec, calibrate_twin, 
     save_quantized, zeros_kept)
 from compression_audit.core.atomic import write_json
 from compression_audit.core.config import Params
-from compression_audit.core.device import environment, resolve_runtime, results_only
+from compression_audit.core.device import resolve_runtime
+from compression_audit.core.environment import environment, results_only
 from compression_audit.core.errors import UserError
 from compression_audit.core.progress import log
 from compression_audit.data.prepared import load_prepared

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, get_args, get_or
 import yaml
 
 from compression_audit.core.errors import UserError
+from compression_audit.data.datasets import DATASETS
+from compression_audit.models import BUILTIN_MODELS  # names only: validating params.yaml never imports torch
 
 if TYPE_CHECKING:
     from compression_audit.models.networks import ModelRegistry
@@ -479,13 +481,9 @@ class Params:
     gate: GateConfig
 
     def __post_init__(self) -> None:
-        # Imported here: the registries import torch, which params validation should not need first.
-        from compression_audit.data.datasets import DATASETS
-        from compression_audit.models.networks import MODELS
-
         _check_declared("datasets", "dataset", {n: ds.imagefolder for n, ds in self.datasets.items()}, DATASETS,
                         "imagefolder", "imagefolder: PATH")
-        _check_declared("models", "model", {n: hp.builder for n, hp in self.models.items()}, MODELS,
+        _check_declared("models", "model", {n: hp.builder for n, hp in self.models.items()}, BUILTIN_MODELS,
                         "builder", "builder: own_models.<module>:<function>")
         _check(len(self.datasets) >= 1, "datasets", "name at least one dataset")
         _check(len(self.models) >= 1, "models", "name at least one model")

@@ -6,8 +6,6 @@ import contextlib
 import platform
 from dataclasses import dataclass
 
-import numpy
-import scipy
 import torch
 
 from compression_audit.core.errors import UserError
@@ -60,15 +58,3 @@ def resolve_runtime(device: str, precision: str, threads: int = 0) -> Runtime:
     if precision == "fp16" and dev.type != "cuda":
         raise UserError("train.precision fp16 needs a CUDA device; use auto, bf16 or fp32 on the CPU")
     return Runtime(dev, precision)
-
-
-def environment(runtime_info: dict) -> dict:
-    """Library versions and device, so a number can be traced to what computed it."""
-    return {**runtime_info, "torch": str(torch.__version__), "numpy": numpy.__version__, "scipy": scipy.__version__,
-            "python": platform.python_version()}
-
-
-def results_only(summary: dict) -> dict:
-    """A stage's summary without what differs between machines and runs ("env", "timing"): the results proper,
-    as model files and prediction headers record them beside the environment."""
-    return {k: v for k, v in summary.items() if k not in ("env", "timing")}

@@ -17,10 +17,9 @@ import numpy as np
 
 from compression_audit.core.atomic import atomic_dir
 from compression_audit.core.config import Params
-from compression_audit.core.device import environment
+from compression_audit.core.environment import environment
 from compression_audit.core.errors import UserError
 from compression_audit.core.progress import log
-from compression_audit.data.corruptions import corrupted_sets
 from compression_audit.data.prepared import load_prepared
 from compression_audit.data.splits import stratified_subset
 
@@ -41,6 +40,10 @@ def drawn_from(test_labels: np.ndarray, indices: np.ndarray, subset_labels: np.n
 
 
 def make_corrupted(params: Params, dataset: str, data_dir: Path, out: Path) -> dict:
+    # here, not at the top: the corruptions need scipy.ndimage and matplotlib, which the stages that only read a
+    # corrupted set (predict, evaluate, population) would otherwise import at every start
+    from compression_audit.data.corruptions import corrupted_sets
+
     cfg = params.corruptions
     data = load_prepared(data_dir)
     labels = data.labels["test"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from compression_audit.core.atomic import write_json
 from compression_audit.core.config import Params
-from compression_audit.core.device import environment
+from compression_audit.core.environment import environment
 from compression_audit.core.progress import log
 from compression_audit.data.datasets import DatasetSpec, get_dataset_spec
 from compression_audit.data.download import download

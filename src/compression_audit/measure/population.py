@@ -17,7 +17,7 @@ import numpy as np
 
 from compression_audit.core.atomic import write_json
 from compression_audit.core.config import Params
-from compression_audit.core.device import environment
+from compression_audit.core.environment import environment
 from compression_audit.core.errors import UserError
 from compression_audit.core.figures import exemplar_gallery
 from compression_audit.core.layout import BASELINE, Layout, cell_name

@@ -10,7 +10,7 @@ import numpy as np
 
 from compression_audit.core.atomic import write_csv, write_json
 from compression_audit.core.config import Params
-from compression_audit.core.device import environment, results_only
+from compression_audit.core.environment import environment, results_only
 from compression_audit.core.errors import UserError
 from compression_audit.core.progress import log
 from compression_audit.data.corrupt import load_corrupted

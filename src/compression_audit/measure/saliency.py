@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 
 from compression_audit.core.atomic import atomic_path, write_json
 from compression_audit.core.config import Params, is_noise_floor
-from compression_audit.core.device import environment, resolve_runtime
+from compression_audit.core.device import resolve_runtime
+from compression_audit.core.environment import environment
 from compression_audit.core.errors import UserError
 from compression_audit.core.figures import saliency_grid
 from compression_audit.core.progress import log

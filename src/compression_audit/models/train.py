@@ -9,7 +9,8 @@ import torch
 
 from compression_audit.core.atomic import write_csv, write_json
 from compression_audit.core.config import Params
-from compression_audit.core.device import environment, resolve_runtime, results_only
+from compression_audit.core.device import resolve_runtime
+from compression_audit.core.environment import environment, results_only
 from compression_audit.core.progress import log
 from compression_audit.data.prepared import load_prepared
 from compression_audit.models.checkpoint import save_checkpoint

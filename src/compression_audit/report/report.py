@@ -10,7 +10,7 @@ from pathlib import Path
 
 from compression_audit.core.atomic import write_json, write_text
 from compression_audit.core.config import Params, activation_qmax, is_noise_floor
-from compression_audit.core.device import environment
+from compression_audit.core.environment import environment
 from compression_audit.core.progress import log
 from compression_audit.report import figures as figs
 from compression_audit.report.collect import STUDY, Cell, baseline_size_and_speed, collect, size_and_speed
