@@ -1,4 +1,4 @@
-"""Quantization-aware training (issue 11, item 2): fine-tune the calibrated fake-quant twin, then convert.
+"""Quantization-aware training: fine-tune the calibrated fake-quant twin, then convert.
 
 The twin (quantization.calibrate_twin) is BatchNorm-folded and runs every weight and activation
 through fake quantization with straight-through gradients, so training it teaches the weights to

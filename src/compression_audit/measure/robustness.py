@@ -1,4 +1,4 @@
-"""Robustness of a variant against the baseline on the same corrupted images (issue 11, item 1).
+"""Robustness of a variant against the baseline on the same corrupted images.
 
 Mean corruption error (mCE) here is the unnormalised mean top-1 error over every corruption and
 severity, as CIFAR-10-C papers report it (ImageNet-C's normalisation by AlexNet's errors has no
