@@ -52,7 +52,7 @@ STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
 def test_closure_knows_folders_and_transitive_imports():
     # known answer: the verdict stage's script imports report.verdict, which imports core modules only, and
-    # core.config imports the data and models registries inside a function
+    # core.config imports the data and models registries' names
     assert closure(REPO / "stages" / "verdict.py") == {
         "src/compression_audit/report", "src/compression_audit/core", "src/compression_audit/data",
         "src/compression_audit/models"}

@@ -276,6 +276,28 @@ def _no_floor_claims_pass(result):
     result["failing"], result["verdict"] = [], PASS
 
 
+def _variant_removed(variants):
+    del variants["pruned"]  # the failing variant left out: the others all pass
+
+
+def _variants_emptied(variants):
+    variants.clear()  # nothing judged must not read as "0 of 0 pass"
+
+
+@pytest.mark.parametrize("tamper", [_variant_removed, _variants_emptied])
+def test_gate_command_refuses_a_verdict_that_leaves_out_a_variant(tmp_path, tamper):
+    reports = _reports_with_verdict(tmp_path)
+    details = reports / "verdict/gtsrb-lenet5-details.json"
+    data = json.loads(details.read_text())
+    tamper(data["variants"])
+    details.write_text(json.dumps(data))
+    for args in ([], ["--variant", "w8a8"]):
+        result = CliRunner().invoke(app, ["gate", "--reports", str(reports), "--params", str(REPO / "params.yaml"), *args])
+        assert result.exit_code == 2, result.output
+        flat = result.output.replace("\n", "")
+        assert flat.startswith("error: cannot read the verdict") and str(details) in flat and "evaluate.variants" in flat
+
+
 @pytest.mark.parametrize("tamper", [_all_pass, _pass_claimed, _threshold_loosened, _value_as_text, _unknown_status,
                                     _criterion_missing, _other_gate_key, _no_floor_claims_pass])
 def test_gate_command_refuses_a_verdict_whose_parts_disagree(tmp_path, tamper):

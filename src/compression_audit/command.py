@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from compression_audit.core.config import load_params
+from compression_audit.core.config import is_noise_floor, load_params
 from compression_audit.core.errors import UserError
 from compression_audit.report.verdict import PASS, check_verdict, read_verdicts
 
@@ -63,8 +63,13 @@ def _current(files: dict[str, tuple[Path, dict]], params_file: Path) -> dict:
     files = {c: f for c, f in files.items() if c in grid}
     if not files:
         raise UserError(f"no verdict for the cells of {params_file} ({', '.join(sorted(grid))}); run `dvc repro`")
+    judged = [v for v in params.evaluate.variants if not is_noise_floor(v)]
     for path, data in files.values():
         check_verdict(path, data)
+        if sorted(data["variants"]) != sorted(judged):  # a variant left out must not read as "all pass"
+            raise UserError(f"cannot read the verdict {path}: it judges {sorted(data['variants'])}, but "
+                            f"{params_file} has {sorted(judged)} (evaluate.variants without the noise floor); "
+                            "rerun `dvc repro` to judge again")
     gate = params.gate.as_dict()
     stale = sorted(c for c, (_, data) in files.items() if data["gate"] != gate)
     if stale:
