@@ -22,18 +22,19 @@ from compression_audit.core.device import Runtime, resolve_runtime
 from compression_audit.data.prepared import PreparedData
 from compression_audit.measure.attribution import attribute
 from compression_audit.measure.inference import LoadedModel, predict, raw_images_per_second
-from compression_audit.models.networks import Classifier
+from compression_audit.models.networks import BUILTIN, Classifier, ModelRegistry
 from compression_audit.models.training import fit
 
 
 def bare_loop_images_per_s(arch: str, num_classes: int, batch_size: int, min_seconds: float,
-                           runtime: Runtime) -> tuple[float, int]:
+                           runtime: Runtime, registry: ModelRegistry = BUILTIN) -> tuple[float, int]:
     """forward + backward + SGD step on one random batch, repeated for at least ``min_seconds``.
 
     Returns (images/s, steps measured), so the stage loop can be timed over as many steps.
     """
     torch.manual_seed(0)
-    model = Classifier(arch, num_classes, (0.5,) * 3, (0.25,) * 3).to(runtime.device, memory_format=torch.channels_last)
+    model = Classifier(arch, num_classes, (0.5,) * 3, (0.25,) * 3, registry)
+    model = model.to(runtime.device, memory_format=torch.channels_last)
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
     x = torch.rand(batch_size, 3, 32, 32, device=runtime.device).contiguous(memory_format=torch.channels_last)
@@ -66,7 +67,7 @@ def bare_loop_images_per_s(arch: str, num_classes: int, batch_size: int, min_sec
 
 
 def stage_loop_images_per_s(arch: str, hp: ModelHParams, aug: AugmentConfig, steps: int, runtime: Runtime,
-                            num_classes: int = 10) -> float:
+                            num_classes: int = 10, registry: ModelRegistry = BUILTIN) -> float:
     """The train stage's own fit() for one epoch of ``steps`` batches on random uint8 images."""
     rng = np.random.default_rng(0)
     n = steps * hp.batch_size
@@ -76,7 +77,7 @@ def stage_loop_images_per_s(arch: str, hp: ModelHParams, aug: AugmentConfig, ste
     # one extra epoch warms up exactly like the bare loop's warm-up step; the second is measured
     hp = dataclasses.replace(hp, epochs=2)
     torch.manual_seed(0)
-    model = Classifier(arch, num_classes, data.mean, data.std)
+    model = Classifier(arch, num_classes, data.mean, data.std, registry)
     result = fit(model, data, hp, aug, runtime, seed=0, eval_batch_size=256)
     return result.history[-1].train_images_per_s
 
@@ -86,12 +87,12 @@ def _random_images(n: int, seed: int = 0) -> np.ndarray:
 
 
 def inference_models(arch: str, runtime: Runtime, specs: dict[str, QuantSpec],
-                     calibration_images: int = 256) -> dict[str, LoadedModel]:
+                     calibration_images: int = 256, registry: ModelRegistry = BUILTIN) -> dict[str, LoadedModel]:
     """The predict stage's inference paths for one architecture: the float model (channels_last on the runtime's
     device and precision) and real int8 kernels for each quantize variant, from one randomly initialised network
     (kernel speed does not depend on the weights' values)."""
     torch.manual_seed(0)
-    model = Classifier(arch, 10, (0.5,) * 3, (0.25,) * 3).eval()
+    model = Classifier(arch, 10, (0.5,) * 3, (0.25,) * 3, registry).eval()
     calib = torch.from_numpy(_random_images(calibration_images, seed=1))
     out = {}
     for name, spec in specs.items():
@@ -113,11 +114,11 @@ def eval_vs_raw(loaded: LoadedModel, images: int, batch_size: int, seconds: floa
 
 
 def saliency_images_per_s(arch: str, method: str, runtime: Runtime, images: int, batch_size: int,
-                          ig_steps: int) -> dict[str, float]:
+                          ig_steps: int, registry: ModelRegistry = BUILTIN) -> dict[str, float]:
     """captum images/s of the saliency stage's attribute() for the float model and the W8A8 fake-quant twin
     (the model an int8 variant is explained through)."""
     torch.manual_seed(0)
-    model = Classifier(arch, 10, (0.5,) * 3, (0.25,) * 3).eval()
+    model = Classifier(arch, 10, (0.5,) * 3, (0.25,) * 3, registry).eval()
     twin = calibrate_twin(model, QuantSpec(8, 8), torch.from_numpy(_random_images(256, seed=1)), 64)
     data, targets = _random_images(images), np.random.default_rng(2).integers(0, 10, images)
     rates = {}

@@ -88,8 +88,8 @@ def main(
     for arch in archs:
         hp = p.model(arch)
         log(f"training {arch}: bare loop, then the train stage's loop for as many steps")
-        bare, steps = bare_loop_images_per_s(arch, 10, hp.batch_size, seconds, runtime)
-        stage = stage_loop_images_per_s(arch, hp, p.augment["cifar10"], steps, runtime)
+        bare, steps = bare_loop_images_per_s(arch, 10, hp.batch_size, seconds, runtime, p.registry)
+        stage = stage_loop_images_per_s(arch, hp, p.augment["cifar10"], steps, runtime, registry=p.registry)
         row("train", arch, f"train stage vs bare loop ({runtime.precision}, batch {hp.batch_size})", stage, bare,
             target=">= 0.90")
     for arch in archs:
@@ -97,7 +97,7 @@ def main(
         specs = {name: QuantSpec(v.weight_bits, v.activation_bits, p.quantize.backend)
                  for name, v in p.quantize.variants.items()
                  if not v.qat_epochs}  # a QAT variant runs the same int8 kernels as its post-training sibling
-        paths = inference_models(arch, eval_runtime, specs)
+        paths = inference_models(arch, eval_runtime, specs, registry=p.registry)
         raw_rates = {}
         for name, loaded in paths.items():
             ev, raw = eval_vs_raw(loaded, eval_images, p.train.eval_batch_size, seconds / 2)
@@ -110,7 +110,7 @@ def main(
         for method in p.saliency.methods:
             log(f"saliency {arch}: {method}")
             rates = saliency_images_per_s(arch, method, sal_runtime, saliency_images, p.saliency.batch_size,
-                                          p.saliency.ig_steps)
+                                          p.saliency.ig_steps, p.registry)
             row("saliency", arch, f"{method} ({sal_runtime.precision}), w8a8 twin vs float model",
                 rates["w8a8 twin"], rates["float"])
             result.setdefault("saliency", []).append({"model": arch, "method": method, **rates})

@@ -32,8 +32,8 @@ def main(
     rows = []
     for arch in models or list(p.models):
         hp = p.model(arch)
-        bare, steps = bare_loop_images_per_s(arch, 10, hp.batch_size, seconds, runtime)
-        stage = stage_loop_images_per_s(arch, hp, p.augment[dataset], steps, runtime)
+        bare, steps = bare_loop_images_per_s(arch, 10, hp.batch_size, seconds, runtime, p.registry)
+        stage = stage_loop_images_per_s(arch, hp, p.augment[dataset], steps, runtime, registry=p.registry)
         rows.append({"model": arch, "batch_size": hp.batch_size, "bare_images_per_s": round(bare, 1),
                      "stage_images_per_s": round(stage, 1), "ratio": round(stage / bare, 3), "steps": steps})
     table = Table(title=f"training throughput on {runtime.device} ({runtime.precision}), >= {seconds:g} s per loop")

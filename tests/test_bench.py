@@ -66,3 +66,19 @@ def test_suite_rejects_an_unknown_pipeline_before_measuring(tmp_path):
                              "--out", str(tmp_path / "s.json")], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode != 0 and "'fast' is not quick, default, none or a params file" in result.stderr
     assert not (tmp_path / "s.json").exists()
+
+
+def test_bench_builds_an_own_model_from_the_params_registry(monkeypatch):
+    """The suite times every model of params.yaml: an own model is built through the params' registry, not refused."""
+    from bench import bare_loop_images_per_s
+
+    from compression_audit.core.device import resolve_runtime
+    from compression_audit.models.networks import ModelRegistry
+
+    monkeypatch.chdir(REPO)  # builders are imported from the project root, as the stages run
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    registry = ModelRegistry({"mobile": "own_models.mobilenet:mobilenet_small"})
+    rate, steps = bare_loop_images_per_s("mobile", 10, 8, 0.01, resolve_runtime("cpu", "fp32"), registry)
+    assert rate > 0 and steps >= 1
+    with pytest.raises(UserError, match="unknown model 'mobile'"):  # the built-in registry alone refuses it
+        bare_loop_images_per_s("mobile", 10, 8, 0.01, resolve_runtime("cpu", "fp32"))
